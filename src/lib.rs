@@ -1,0 +1,5 @@
+//! corti-operator: Kubernetes controllers for Corti Admin API customers and users, the Admin API
+//! client they use, and a simulator of the Admin API for tests and trials without an account.
+
+pub mod admin_api;
+pub mod sim;
