@@ -7,6 +7,7 @@
 
 use std::ffi::OsStr;
 use std::fmt::Debug;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -54,7 +55,10 @@ impl ControlPlane {
     /// `CORTI_CONTROL_PLANE_BIN`, else those of `tests/control-plane/build`.
     fn existing(kubeconfig: PathBuf) -> Result<Self, String> {
         if !kubeconfig.is_file() {
-            return Err(format!("{KUBECONFIG_ENV}={} is not a file", kubeconfig.display()));
+            return Err(format!(
+                "{KUBECONFIG_ENV}={} is not a file",
+                kubeconfig.display()
+            ));
         }
         let recorded = kubeconfig.with_file_name("bin-dir");
         let bin_dir = if let Ok(text) = std::fs::read_to_string(&recorded) {
@@ -71,7 +75,11 @@ impl ControlPlane {
             }
             PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
         };
-        Ok(Self { kubeconfig, bin_dir, _watchdog: None })
+        Ok(Self {
+            kubeconfig,
+            bin_dir,
+            _watchdog: None,
+        })
     }
 
     fn start() -> Result<Self, String> {
@@ -105,7 +113,10 @@ impl ControlPlane {
             .output()
             .map_err(|e| format!("cannot run tests/control-plane/up: {e}"))?;
         if !output.status.success() {
-            return Err(format!("tests/control-plane/up {} failed (its output is above)", dir.display()));
+            return Err(format!(
+                "tests/control-plane/up {} failed (its output is above)",
+                dir.display()
+            ));
         }
         let bin_dir = std::fs::read_to_string(dir.join("bin-dir"))
             .map_err(|e| format!("{}/bin-dir: {e}", dir.display()))?;
@@ -134,7 +145,9 @@ impl ControlPlane {
     /// A command for one of the binaries (`kubectl`, `helm`) with `KUBECONFIG` set to the admin one.
     pub fn command(&self, program: &str) -> Command {
         let mut command = Command::new(self.bin_dir.join(program));
-        command.env("KUBECONFIG", &self.kubeconfig).stdin(Stdio::null());
+        command
+            .env("KUBECONFIG", &self.kubeconfig)
+            .stdin(Stdio::null());
         command
     }
 
@@ -174,7 +187,8 @@ pub async fn client_from_kubeconfig(path: &Path) -> Client {
 pub fn impersonating_kubeconfig(dir: &Path, namespace: &str, name: &str) -> PathBuf {
     let admin = control_plane().kubeconfig_path();
     let text = std::fs::read_to_string(admin).expect("the admin kubeconfig is readable");
-    let mut config: serde_yaml::Value = serde_yaml::from_str(&text).expect("the admin kubeconfig is YAML");
+    let mut config: serde_yaml::Value =
+        serde_yaml::from_str(&text).expect("the admin kubeconfig is YAML");
     let users = config
         .get_mut("users")
         .and_then(serde_yaml::Value::as_sequence_mut)
@@ -184,7 +198,10 @@ pub fn impersonating_kubeconfig(dir: &Path, namespace: &str, name: &str) -> Path
             .get_mut("user")
             .and_then(serde_yaml::Value::as_mapping_mut)
             .expect("each kubeconfig user has a `user` map");
-        user.insert("as".into(), format!("system:serviceaccount:{namespace}:{name}").into());
+        user.insert(
+            "as".into(),
+            format!("system:serviceaccount:{namespace}:{name}").into(),
+        );
     }
     let path = dir.join(format!("kubeconfig-{namespace}-{name}"));
     let text = serde_yaml::to_string(&config).expect("a kubeconfig serializes");
@@ -212,11 +229,17 @@ pub async fn namespace_with_labels(prefix: &str, labels: &[(&str, &str)]) -> Tes
     assert!(
         name.len() <= 63
             && name.starts_with(|c: char| c.is_ascii_lowercase())
-            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
         "namespace prefix {prefix:?} must be a short lowercase DNS label"
     );
     let mut all_labels = vec![(TEST_NAMESPACE_LABEL.to_owned(), "true".to_owned())];
-    all_labels.extend(labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    all_labels.extend(
+        labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
     let client = control_plane().client().await;
     let namespace = Namespace {
         metadata: ObjectMeta {
@@ -230,12 +253,24 @@ pub async fn namespace_with_labels(prefix: &str, labels: &[(&str, &str)]) -> Tes
         .create(&PostParams::default(), &namespace)
         .await
         .unwrap_or_else(|e| panic!("cannot create namespace {name}: {e}"));
-    let test_namespace = TestNamespace { name, deleted: false };
+    let test_namespace = TestNamespace {
+        name,
+        deleted: false,
+    };
     // The ServiceAccount admission plugin rejects Pods until the controller-manager made `default`.
     let service_accounts = Api::<ServiceAccount>::namespaced(client, &test_namespace.name);
-    eventually("the default ServiceAccount", Duration::from_secs(30), || async {
-        service_accounts.get_opt("default").await.ok().flatten().is_some()
-    })
+    eventually(
+        "the default ServiceAccount",
+        Duration::from_secs(30),
+        || async {
+            service_accounts
+                .get_opt("default")
+                .await
+                .ok()
+                .flatten()
+                .is_some()
+        },
+    )
     .await;
     test_namespace
 }
@@ -249,8 +284,15 @@ impl TestNamespace {
     pub async fn delete(mut self) {
         self.deleted = true;
         let namespaces = Api::<Namespace>::all(control_plane().client().await);
-        if let Err(e) = namespaces.delete(&self.name, &kube::api::DeleteParams::default()).await {
-            assert!(is_status(&e, 404), "cannot delete namespace {}: {e}", self.name);
+        if let Err(e) = namespaces
+            .delete(&self.name, &kube::api::DeleteParams::default())
+            .await
+        {
+            assert!(
+                is_status(&e, 404),
+                "cannot delete namespace {}: {e}",
+                self.name
+            );
         }
     }
 }
@@ -264,7 +306,13 @@ impl Drop for TestNamespace {
         }
         let spawned = control_plane()
             .command("kubectl")
-            .args(["delete", "namespace", &self.name, "--wait=false", "--ignore-not-found"])
+            .args([
+                "delete",
+                "namespace",
+                &self.name,
+                "--wait=false",
+                "--ignore-not-found",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn();
@@ -283,7 +331,10 @@ where
 {
     let deadline = Instant::now() + timeout;
     while !check().await {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
