@@ -19,7 +19,11 @@ use crate::server::{self, Health};
 pub const DEFAULT_ADMIN_API_URL: &str = "https://api.console.corti.app/functions/v1/public";
 
 #[derive(Debug, Parser)]
-#[command(name = "corti-operator", version, about = "Keeps Corti Admin API customers and users in sync with Kubernetes resources")]
+#[command(
+    name = "corti-operator",
+    version,
+    about = "Keeps Corti Admin API customers and users in sync with Kubernetes resources"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -107,7 +111,9 @@ pub enum CliError {
 
 fn parse_secret_key(value: &str) -> Result<SecretKey, String> {
     match value.split_once('/') {
-        Some((namespace, name)) if !namespace.is_empty() && !name.is_empty() && !name.contains('/') => {
+        Some((namespace, name))
+            if !namespace.is_empty() && !name.is_empty() && !name.contains('/') =>
+        {
             Ok((namespace.to_string(), name.to_string()))
         }
         _ => Err(format!("expected NAMESPACE/NAME, got {value:?}")),
@@ -117,7 +123,9 @@ fn parse_secret_key(value: &str) -> Result<SecretKey, String> {
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn,hyper=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
@@ -130,7 +138,10 @@ pub fn print_crds(dir: Option<PathBuf>) -> Result<(), CliError> {
     match dir {
         None => {
             for crd in &crds {
-                print!("---\n{}", crate::crd::crd_yaml(crd).map_err(CliError::Yaml)?);
+                print!(
+                    "---\n{}",
+                    crate::crd::crd_yaml(crd).map_err(CliError::Yaml)?
+                );
             }
         }
         Some(dir) => {
@@ -175,8 +186,13 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
     };
 
     let ready = Arc::new(AtomicBool::new(false));
-    let health = Health { metrics: metrics.clone(), ready: ready.clone() };
-    let listener = tokio::net::TcpListener::bind(args.health_addr).await.map_err(CliError::Serve)?;
+    let health = Health {
+        metrics: metrics.clone(),
+        ready: ready.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind(args.health_addr)
+        .await
+        .map_err(CliError::Serve)?;
     let server = tokio::spawn(server::serve_on(listener, health, stopped()));
     ready.store(true, Ordering::Relaxed);
 
@@ -196,11 +212,18 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
     metrics.set_leader(true);
 
     let config = RunConfig {
-        namespaces: args.namespaces.into_iter().filter(|ns| !ns.is_empty()).collect(),
+        namespaces: args
+            .namespaces
+            .into_iter()
+            .filter(|ns| !ns.is_empty())
+            .collect(),
         concurrency: args.concurrency.max(1),
         snapshot_ttl: args.snapshot_ttl.unwrap_or(args.resync_period / 2),
         default_credentials: args.default_credentials_secret,
-        settings: Settings { resync_period: args.resync_period, slow_retry: args.slow_retry.unwrap_or(args.resync_period) },
+        settings: Settings {
+            resync_period: args.resync_period,
+            slow_retry: args.slow_retry.unwrap_or(args.resync_period),
+        },
         instance: identity,
     };
     tracing::info!(admin_api = %args.admin_api_url, namespaces = ?config.namespaces, "starting controllers");
@@ -260,8 +283,13 @@ mod tests {
             "30s",
         ])
         .unwrap();
-        let Command::Run(args) = cli.command else { panic!("expected run") };
-        assert_eq!(args.default_credentials_secret, Some(("corti-system".into(), "corti-admin".into())));
+        let Command::Run(args) = cli.command else {
+            panic!("expected run")
+        };
+        assert_eq!(
+            args.default_credentials_secret,
+            Some(("corti-system".into(), "corti-admin".into()))
+        );
         assert_eq!(args.namespaces, vec!["a", "b"]);
         assert_eq!(args.resync_period, Duration::from_secs(30));
         assert_eq!(args.admin_api_url, DEFAULT_ADMIN_API_URL);
@@ -269,7 +297,13 @@ mod tests {
 
     #[test]
     fn a_bad_secret_reference_is_refused_with_the_expected_form() {
-        let error = Cli::try_parse_from(["corti-operator", "run", "--default-credentials-secret", "just-a-name"]).unwrap_err();
+        let error = Cli::try_parse_from([
+            "corti-operator",
+            "run",
+            "--default-credentials-secret",
+            "just-a-name",
+        ])
+        .unwrap_err();
         assert!(error.to_string().contains("NAMESPACE/NAME"), "{error}");
     }
 }

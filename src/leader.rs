@@ -7,8 +7,8 @@ use std::time::Duration;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{ObjectMeta, PostParams};
 use kube::Api;
+use kube::api::{ObjectMeta, PostParams};
 
 #[derive(Clone, Debug)]
 pub struct LeaseConfig {
@@ -48,12 +48,16 @@ pub fn decide(lease: Option<&LeaseSpec>, identity: &str, now: Timestamp) -> Clai
         return Claim::Take { transition: false };
     }
     let expired = match (&spec.renew_time, spec.lease_duration_seconds) {
-        (Some(MicroTime(renewed)), Some(seconds)) => {
-            renewed.checked_add(jiff_seconds(i64::from(seconds))).map_or(true, |until| until < now)
-        }
+        (Some(MicroTime(renewed)), Some(seconds)) => renewed
+            .checked_add(jiff_seconds(i64::from(seconds)))
+            .map_or(true, |until| until < now),
         _ => true,
     };
-    if holder.is_none() || expired { Claim::Take { transition: true } } else { Claim::Wait }
+    if holder.is_none() || expired {
+        Claim::Take { transition: true }
+    } else {
+        Claim::Wait
+    }
 }
 
 fn jiff_seconds(seconds: i64) -> k8s_openapi::jiff::SignedDuration {
@@ -85,7 +89,12 @@ pub async fn hold(client: &kube::Client, config: &LeaseConfig) -> LeaderError {
         match try_claim(&api, config).await {
             Ok(true) => last_renewal = tokio::time::Instant::now(),
             Ok(false) => {
-                let holder = api.get_opt(&config.name).await.ok().flatten().and_then(|l| l.spec?.holder_identity);
+                let holder = api
+                    .get_opt(&config.name)
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|l| l.spec?.holder_identity);
                 return LeaderError::Lost(holder);
             }
             Err(error) => {
@@ -106,7 +115,9 @@ pub async fn release(client: &kube::Client, config: &LeaseConfig) {
         && spec.holder_identity.as_deref() == Some(config.identity.as_str())
     {
         spec.holder_identity = None;
-        let _ = api.replace(&config.name, &PostParams::default(), &lease).await;
+        let _ = api
+            .replace(&config.name, &PostParams::default(), &lease)
+            .await;
     }
 }
 
@@ -114,27 +125,44 @@ pub async fn release(client: &kube::Client, config: &LeaseConfig) {
 async fn try_claim(api: &Api<Lease>, config: &LeaseConfig) -> Result<bool, kube::Error> {
     let now = Timestamp::now();
     let existing = api.get_opt(&config.name).await?;
-    let Claim::Take { transition } = decide(existing.as_ref().and_then(|l| l.spec.as_ref()), &config.identity, now) else {
+    let Claim::Take { transition } = decide(
+        existing.as_ref().and_then(|l| l.spec.as_ref()),
+        &config.identity,
+        now,
+    ) else {
         return Ok(false);
     };
-    let previous = existing.as_ref().and_then(|l| l.spec.clone()).unwrap_or_default();
+    let previous = existing
+        .as_ref()
+        .and_then(|l| l.spec.clone())
+        .unwrap_or_default();
     let spec = LeaseSpec {
         holder_identity: Some(config.identity.clone()),
         lease_duration_seconds: Some(i32::try_from(config.duration.as_secs()).unwrap_or(i32::MAX)),
-        acquire_time: if transition { Some(MicroTime(now)) } else { previous.acquire_time },
+        acquire_time: if transition {
+            Some(MicroTime(now))
+        } else {
+            previous.acquire_time
+        },
         renew_time: Some(MicroTime(now)),
-        lease_transitions: Some(previous.lease_transitions.unwrap_or(0) + i32::from(transition && existing.is_some())),
+        lease_transitions: Some(
+            previous.lease_transitions.unwrap_or(0) + i32::from(transition && existing.is_some()),
+        ),
         ..LeaseSpec::default()
     };
     let result = match existing {
         // resourceVersion rides along in metadata: a concurrent writer makes this a 409.
         Some(mut lease) => {
             lease.spec = Some(spec);
-            api.replace(&config.name, &PostParams::default(), &lease).await
+            api.replace(&config.name, &PostParams::default(), &lease)
+                .await
         }
         None => {
             let lease = Lease {
-                metadata: ObjectMeta { name: Some(config.name.clone()), ..ObjectMeta::default() },
+                metadata: ObjectMeta {
+                    name: Some(config.name.clone()),
+                    ..ObjectMeta::default()
+                },
                 spec: Some(spec),
             };
             api.create(&PostParams::default(), &lease).await
@@ -164,9 +192,21 @@ mod tests {
     fn claims_only_free_expired_or_own_leases() {
         let now = Timestamp::from_second(1_000).unwrap();
         assert_eq!(decide(None, "me", now), Claim::Take { transition: true });
-        assert_eq!(decide(Some(&spec(Some("me"), 995, 15)), "me", now), Claim::Take { transition: false });
-        assert_eq!(decide(Some(&spec(Some("other"), 995, 15)), "me", now), Claim::Wait);
-        assert_eq!(decide(Some(&spec(Some("other"), 980, 15)), "me", now), Claim::Take { transition: true });
-        assert_eq!(decide(Some(&spec(None, 999, 15)), "me", now), Claim::Take { transition: true });
+        assert_eq!(
+            decide(Some(&spec(Some("me"), 995, 15)), "me", now),
+            Claim::Take { transition: false }
+        );
+        assert_eq!(
+            decide(Some(&spec(Some("other"), 995, 15)), "me", now),
+            Claim::Wait
+        );
+        assert_eq!(
+            decide(Some(&spec(Some("other"), 980, 15)), "me", now),
+            Claim::Take { transition: true }
+        );
+        assert_eq!(
+            decide(Some(&spec(None, 999, 15)), "me", now),
+            Claim::Take { transition: true }
+        );
     }
 }

@@ -69,12 +69,18 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("corti_operator");
         let api_calls = Family::<ApiCallLabels, Counter>::default();
-        let api_latency: HistogramFamily<EndpointLabels> = Family::new_with_constructor(latency_histogram);
+        let api_latency: HistogramFamily<EndpointLabels> =
+            Family::new_with_constructor(latency_histogram);
         let reconciles = Family::<ReconcileLabels, Counter>::default();
         let reconcile_errors = Family::<ReconcileErrorLabels, Counter>::default();
-        let reconcile_duration: HistogramFamily<ReconcileLabels> = Family::new_with_constructor(latency_histogram);
+        let reconcile_duration: HistogramFamily<ReconcileLabels> =
+            Family::new_with_constructor(latency_histogram);
         let leader = Gauge::default();
-        registry.register("admin_api_calls", "Admin API calls by endpoint and status", api_calls.clone());
+        registry.register(
+            "admin_api_calls",
+            "Admin API calls by endpoint and status",
+            api_calls.clone(),
+        );
         registry.register(
             "admin_api_call_duration_seconds",
             "Admin API call latency by endpoint",
@@ -91,24 +97,49 @@ impl Default for Metrics {
             "Reconcile pass duration by kind",
             reconcile_duration.clone(),
         );
-        registry.register("leader", "1 while this replica holds the leader lease", leader.clone());
-        Self { registry, api_calls, api_latency, reconciles, reconcile_errors, reconcile_duration, leader }
+        registry.register(
+            "leader",
+            "1 while this replica holds the leader lease",
+            leader.clone(),
+        );
+        Self {
+            registry,
+            api_calls,
+            api_latency,
+            reconciles,
+            reconcile_errors,
+            reconcile_duration,
+            leader,
+        }
     }
 }
 
 impl Metrics {
     pub fn api_call(&self, endpoint: Endpoint, status: &str, elapsed: Duration) {
-        self.api_calls.get_or_create(&ApiCallLabels { endpoint, status: status.to_string() }).inc();
-        self.api_latency.get_or_create(&EndpointLabels { endpoint }).observe(elapsed.as_secs_f64());
+        self.api_calls
+            .get_or_create(&ApiCallLabels {
+                endpoint,
+                status: status.to_string(),
+            })
+            .inc();
+        self.api_latency
+            .get_or_create(&EndpointLabels { endpoint })
+            .observe(elapsed.as_secs_f64());
     }
 
     pub fn reconciled(&self, kind: &'static str, elapsed: Duration) {
-        self.reconciles.get_or_create(&ReconcileLabels { kind }).inc();
-        self.reconcile_duration.get_or_create(&ReconcileLabels { kind }).observe(elapsed.as_secs_f64());
+        self.reconciles
+            .get_or_create(&ReconcileLabels { kind })
+            .inc();
+        self.reconcile_duration
+            .get_or_create(&ReconcileLabels { kind })
+            .observe(elapsed.as_secs_f64());
     }
 
     pub fn reconcile_error(&self, kind: &'static str, reason: &'static str) {
-        self.reconcile_errors.get_or_create(&ReconcileErrorLabels { kind, reason }).inc();
+        self.reconcile_errors
+            .get_or_create(&ReconcileErrorLabels { kind, reason })
+            .inc();
     }
 
     pub fn set_leader(&self, leader: bool) {
@@ -135,7 +166,14 @@ mod tests {
         metrics.api_call(Endpoint::ListUsers, "200", Duration::from_millis(12));
         metrics.reconcile_error("Customer", "RemoteUnavailable");
         let text = metrics.encode();
-        assert!(text.contains(r#"corti_operator_admin_api_calls_total{endpoint="ListUsers",status="200"} 1"#), "{text}");
-        assert!(text.contains(r#"corti_operator_reconcile_errors_total{kind="Customer",reason="RemoteUnavailable"} 1"#));
+        assert!(
+            text.contains(
+                r#"corti_operator_admin_api_calls_total{endpoint="ListUsers",status="200"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains(
+            r#"corti_operator_reconcile_errors_total{kind="Customer",reason="RemoteUnavailable"} 1"#
+        ));
     }
 }

@@ -31,7 +31,11 @@ pub struct Snapshots {
 
 impl Snapshots {
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, customers: Cells::default(), users: Cells::default() }
+        Self {
+            ttl,
+            customers: Cells::default(),
+            users: Cells::default(),
+        }
     }
 
     /// The project's customers, no older than the TTL, or than `max_age` when given.
@@ -45,7 +49,10 @@ impl Snapshots {
         self.customers
             .get(credentials.project_id.clone(), max_age, || async {
                 let list = client.list_customers(credentials).await?;
-                Ok(list.into_iter().map(|c| (c.customer_id.clone(), c)).collect())
+                Ok(list
+                    .into_iter()
+                    .map(|c| (c.customer_id.clone(), c))
+                    .collect())
             })
             .await
     }
@@ -79,19 +86,22 @@ impl Snapshots {
         self.customers.update(&project_id.to_string(), |map| {
             map.remove(customer_id);
         });
-        self.users.invalidate(&(project_id.to_string(), customer_id.to_string()));
+        self.users
+            .invalidate(&(project_id.to_string(), customer_id.to_string()));
     }
 
     pub fn record_user(&self, project_id: &str, customer_id: &str, user: User) {
-        self.users.update(&(project_id.to_string(), customer_id.to_string()), |map| {
-            map.insert(email_key(&user.email), user);
-        });
+        self.users
+            .update(&(project_id.to_string(), customer_id.to_string()), |map| {
+                map.insert(email_key(&user.email), user);
+            });
     }
 
     pub fn forget_user(&self, project_id: &str, customer_id: &str, email: &str) {
-        self.users.update(&(project_id.to_string(), customer_id.to_string()), |map| {
-            map.remove(&email_key(email));
-        });
+        self.users
+            .update(&(project_id.to_string(), customer_id.to_string()), |map| {
+                map.remove(&email_key(email));
+            });
     }
 
     /// Drops a snapshot the operator no longer trusts (a write whose outcome is unknown, a 404 or
@@ -101,7 +111,8 @@ impl Snapshots {
     }
 
     pub fn invalidate_users(&self, project_id: &str, customer_id: &str) {
-        self.users.invalidate(&(project_id.to_string(), customer_id.to_string()));
+        self.users
+            .invalidate(&(project_id.to_string(), customer_id.to_string()));
     }
 }
 
@@ -113,7 +124,9 @@ struct Cells<K, V> {
 
 impl<K, V> Default for Cells<K, V> {
     fn default() -> Self {
-        Self { cells: Mutex::new(HashMap::new()) }
+        Self {
+            cells: Mutex::new(HashMap::new()),
+        }
     }
 }
 
@@ -127,7 +140,10 @@ struct Cell<V> {
 
 impl<V> Default for Cell<V> {
     fn default() -> Self {
-        Self { slot: tokio::sync::Mutex::new(None), changes: AtomicU64::new(0) }
+        Self {
+            slot: tokio::sync::Mutex::new(None),
+            changes: AtomicU64::new(0),
+        }
     }
 }
 
@@ -152,13 +168,18 @@ impl<K: std::hash::Hash + Eq + Clone, V: Clone> Cells<K, V> {
         }
         let (started, changes) = (Instant::now(), cell.changes.load(Ordering::Acquire));
         let value = Arc::new(load().await?);
-        *slot = (cell.changes.load(Ordering::Acquire) == changes).then(|| Loaded { at: started, value: value.clone() });
+        *slot = (cell.changes.load(Ordering::Acquire) == changes).then(|| Loaded {
+            at: started,
+            value: value.clone(),
+        });
         Ok(value)
     }
 
     /// Applies `change` to a loaded snapshot; while a load is in flight, marks it stale instead.
     fn update(&self, key: &K, change: impl FnOnce(&mut V)) {
-        let Some(cell) = self.existing(key) else { return };
+        let Some(cell) = self.existing(key) else {
+            return;
+        };
         match cell.slot.try_lock() {
             Ok(mut slot) => {
                 if let Some(loaded) = slot.as_mut() {
@@ -172,7 +193,9 @@ impl<K: std::hash::Hash + Eq + Clone, V: Clone> Cells<K, V> {
     }
 
     fn invalidate(&self, key: &K) {
-        let Some(cell) = self.existing(key) else { return };
+        let Some(cell) = self.existing(key) else {
+            return;
+        };
         match cell.slot.try_lock() {
             Ok(mut slot) => *slot = None,
             Err(_) => {
@@ -182,11 +205,20 @@ impl<K: std::hash::Hash + Eq + Clone, V: Clone> Cells<K, V> {
     }
 
     fn existing(&self, key: &K) -> Option<Arc<Cell<V>>> {
-        self.cells.lock().unwrap_or_else(PoisonError::into_inner).get(key).cloned()
+        self.cells
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
     }
 
     fn cell(&self, key: K) -> Arc<Cell<V>> {
-        self.cells.lock().unwrap_or_else(PoisonError::into_inner).entry(key).or_default().clone()
+        self.cells
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key)
+            .or_default()
+            .clone()
     }
 }
 
@@ -207,7 +239,11 @@ mod tests {
         };
         let readers = (0..10).map(|_| {
             let (cells, loads) = (cells.clone(), loads.clone());
-            tokio::spawn(async move { cells.get("p", Duration::from_secs(60), || load(loads)).await })
+            tokio::spawn(async move {
+                cells
+                    .get("p", Duration::from_secs(60), || load(loads))
+                    .await
+            })
         });
         for reader in futures::future::join_all(readers).await {
             assert_eq!(*reader.unwrap().unwrap(), vec![1, 2, 3]);
@@ -215,21 +251,40 @@ mod tests {
         assert_eq!(loads.load(Ordering::SeqCst), 1);
 
         tokio::time::advance(Duration::from_secs(30)).await;
-        cells.get("p", Duration::from_secs(60), || load(loads.clone())).await.unwrap();
+        cells
+            .get("p", Duration::from_secs(60), || load(loads.clone()))
+            .await
+            .unwrap();
         assert_eq!(loads.load(Ordering::SeqCst), 1, "still fresh");
-        cells.get("p", Duration::from_secs(10), || load(loads.clone())).await.unwrap();
-        assert_eq!(loads.load(Ordering::SeqCst), 2, "a reader that needs fresher data reloads");
+        cells
+            .get("p", Duration::from_secs(10), || load(loads.clone()))
+            .await
+            .unwrap();
+        assert_eq!(
+            loads.load(Ordering::SeqCst),
+            2,
+            "a reader that needs fresher data reloads"
+        );
     }
 
     #[tokio::test]
     async fn own_writes_update_the_snapshot_and_invalidate_forces_a_load() {
         let cells: Cells<&str, Vec<u32>> = Cells::default();
-        cells.get("p", Duration::from_secs(60), || async { Ok(vec![1]) }).await.unwrap();
+        cells
+            .get("p", Duration::from_secs(60), || async { Ok(vec![1]) })
+            .await
+            .unwrap();
         cells.update(&"p", |v| v.push(2));
-        let seen = cells.get("p", Duration::from_secs(60), || async { Ok(vec![99]) }).await.unwrap();
+        let seen = cells
+            .get("p", Duration::from_secs(60), || async { Ok(vec![99]) })
+            .await
+            .unwrap();
         assert_eq!(*seen, vec![1, 2]);
         cells.invalidate(&"p");
-        let seen = cells.get("p", Duration::from_secs(60), || async { Ok(vec![7]) }).await.unwrap();
+        let seen = cells
+            .get("p", Duration::from_secs(60), || async { Ok(vec![7]) })
+            .await
+            .unwrap();
         assert_eq!(*seen, vec![7]);
     }
 
@@ -252,16 +307,26 @@ mod tests {
         started_rx.await.unwrap();
         cells.update(&"p", |v| v.push(2)); // cannot apply: the load is in flight
         assert_eq!(*loader.await.unwrap().unwrap(), vec![1]);
-        let seen = cells.get("p", Duration::from_secs(60), || async { Ok(vec![1, 2]) }).await.unwrap();
+        let seen = cells
+            .get("p", Duration::from_secs(60), || async { Ok(vec![1, 2]) })
+            .await
+            .unwrap();
         assert_eq!(*seen, vec![1, 2], "the stale load was not kept");
     }
 
     #[tokio::test]
     async fn a_failed_load_is_not_cached() {
         let cells: Cells<&str, Vec<u32>> = Cells::default();
-        let failed = cells.get("p", Duration::from_secs(60), || async { Err(ApiError::Timeout) }).await;
+        let failed = cells
+            .get("p", Duration::from_secs(60), || async {
+                Err(ApiError::Timeout)
+            })
+            .await;
         assert!(failed.is_err());
-        let seen = cells.get("p", Duration::from_secs(60), || async { Ok(vec![5]) }).await.unwrap();
+        let seen = cells
+            .get("p", Duration::from_secs(60), || async { Ok(vec![5]) })
+            .await
+            .unwrap();
         assert_eq!(*seen, vec![5]);
     }
 }

@@ -35,7 +35,13 @@ async fn readyz(State(health): State<Health>) -> impl IntoResponse {
 }
 
 async fn metrics(State(health): State<Health>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], health.metrics.encode())
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        health.metrics.encode(),
+    )
 }
 
 /// Serves on `listener` until `shutdown` resolves.
@@ -47,5 +53,7 @@ pub async fn serve_on(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "serving /healthz, /readyz and /metrics");
     }
-    axum::serve(listener, router(health)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(health))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

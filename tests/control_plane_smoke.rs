@@ -92,6 +92,7 @@ fn widget(name: &str, size: i64) -> DynamicObject {
 }
 
 #[tokio::test]
+#[ignore = "needs the local control plane: make test-e2e"]
 async fn crd_with_cel_rule_status_subresource_and_finalizer() {
     let ns = namespace("smoke-crd").await;
     let widgets = widgets(ns.name()).await;
@@ -161,6 +162,7 @@ async fn crd_with_cel_rule_status_subresource_and_finalizer() {
 }
 
 #[tokio::test]
+#[ignore = "needs the local control plane: make test-e2e"]
 async fn rbac_denies_a_service_account_until_a_role_binding_allows_it() {
     let ns = namespace("smoke-rbac").await;
     let admin = control_plane().client().await;
@@ -235,6 +237,7 @@ async fn rbac_denies_a_service_account_until_a_role_binding_allows_it() {
 }
 
 #[tokio::test]
+#[ignore = "needs the local control plane: make test-e2e"]
 async fn kubectl_reports_the_pinned_server_version() {
     let go_mod =
         std::fs::read_to_string(support::scripts_dir().join("modules/kubernetes/go.mod")).unwrap();
@@ -256,6 +259,7 @@ async fn kubectl_reports_the_pinned_server_version() {
 }
 
 #[tokio::test]
+#[ignore = "needs the local control plane: make test-e2e"]
 async fn pod_security_restricted_rejects_a_privileged_pod() {
     let ns = namespace_with_labels(
         "smoke-psa",
@@ -302,6 +306,7 @@ async fn pod_security_restricted_rejects_a_privileged_pod() {
 }
 
 #[tokio::test]
+#[ignore = "needs the local control plane: make test-e2e"]
 async fn garbage_collector_deletes_dependents_of_a_deleted_owner() {
     let ns = namespace("smoke-gc").await;
     let config_maps = Api::<ConfigMap>::namespaced(control_plane().client().await, ns.name());

@@ -16,8 +16,13 @@ fn committed_crds_match_the_rust_types() {
             if dir != "crds" && !path.parent().is_some_and(Path::exists) {
                 continue; // that copy arrives with the chart
             }
-            let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            assert!(committed == generated, "{} differs from the generated CRD: run `make crds`", path.display());
+            let committed = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(
+                committed == generated,
+                "{} differs from the generated CRD: run `make crds`",
+                path.display()
+            );
         }
     }
 }
@@ -27,11 +32,34 @@ fn crds_carry_validation_columns_and_names() {
     for crd in crds() {
         let yaml = crd_yaml(&crd).expect("CRD renders");
         assert!(yaml.contains("x-kubernetes-validations"), "{yaml}");
-        assert_eq!(crd.spec.names.categories.as_deref(), Some(&["corti".to_string()][..]));
-        assert!(crd.spec.names.short_names.as_ref().is_some_and(|names| !names.is_empty()));
+        assert_eq!(
+            crd.spec.names.categories.as_deref(),
+            Some(&["corti".to_string()][..])
+        );
+        assert!(
+            crd.spec
+                .names
+                .short_names
+                .as_ref()
+                .is_some_and(|names| !names.is_empty())
+        );
         let version = &crd.spec.versions[0];
-        let columns: Vec<&str> = version.additional_printer_columns.iter().flatten().map(|c| c.name.as_str()).collect();
-        assert!(columns.contains(&"Ready") && columns.contains(&"Reason") && columns.contains(&"Age"), "{columns:?}");
-        assert!(version.subresources.as_ref().is_some_and(|s| s.status.is_some()), "status subresource");
+        let columns: Vec<&str> = version
+            .additional_printer_columns
+            .iter()
+            .flatten()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert!(
+            columns.contains(&"Ready") && columns.contains(&"Reason") && columns.contains(&"Age"),
+            "{columns:?}"
+        );
+        assert!(
+            version
+                .subresources
+                .as_ref()
+                .is_some_and(|s| s.status.is_some()),
+            "status subresource"
+        );
     }
 }

@@ -32,6 +32,8 @@ impl Credentials {
 /// Shows the project only: the email is personal data, the password a secret.
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials").field("project_id", &self.project_id).finish_non_exhaustive()
+        f.debug_struct("Credentials")
+            .field("project_id", &self.project_id)
+            .finish_non_exhaustive()
     }
 }

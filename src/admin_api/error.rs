@@ -149,9 +149,15 @@ mod tests {
 
     #[test]
     fn excerpt_prefers_the_json_message_and_stays_short() {
-        assert_eq!(excerpt(br#"{"error":"bad_request","message":"email: invalid"}"#), "email: invalid");
+        assert_eq!(
+            excerpt(br#"{"error":"bad_request","message":"email: invalid"}"#),
+            "email: invalid"
+        );
         assert_eq!(excerpt(br#"{"error":"conflict"}"#), "conflict");
-        assert_eq!(excerpt(b"<html>\n  <b>Bad   gateway</b>\n</html>"), "<html> <b>Bad gateway</b> </html>");
+        assert_eq!(
+            excerpt(b"<html>\n  <b>Bad   gateway</b>\n</html>"),
+            "<html> <b>Bad gateway</b> </html>"
+        );
         assert_eq!(excerpt(b""), "no details given");
         let long = "x".repeat(1000);
         assert_eq!(excerpt(long.as_bytes()).chars().count(), EXCERPT_CHARS + 1);
@@ -160,7 +166,10 @@ mod tests {
     #[test]
     fn retry_after_in_seconds() {
         assert_eq!(parse_retry_after(Some("7")), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")), None);
+        assert_eq!(
+            parse_retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")),
+            None
+        );
         assert_eq!(parse_retry_after(None), None);
     }
 }

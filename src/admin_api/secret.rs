@@ -87,14 +87,23 @@ mod tests {
     #[test]
     fn serializes_to_the_plain_value_for_the_request_body() {
         let password = Password::new("a-password-of-16+");
-        assert_eq!(serde_json::to_string(&password).unwrap(), "\"a-password-of-16+\"");
+        assert_eq!(
+            serde_json::to_string(&password).unwrap(),
+            "\"a-password-of-16+\""
+        );
     }
 
     #[test]
     fn fingerprint_is_stable_and_not_the_value() {
         let a = Password::new("0123456789abcdef");
-        assert_eq!(a.fingerprint(), Password::new("0123456789abcdef").fingerprint());
-        assert_ne!(a.fingerprint(), Password::new("0123456789abcdeg").fingerprint());
+        assert_eq!(
+            a.fingerprint(),
+            Password::new("0123456789abcdef").fingerprint()
+        );
+        assert_ne!(
+            a.fingerprint(),
+            Password::new("0123456789abcdeg").fingerprint()
+        );
         assert!(!a.fingerprint().contains("0123456789abcdef"));
     }
 }

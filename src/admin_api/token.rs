@@ -30,7 +30,11 @@ struct Slot {
 impl TokenCache {
     /// A valid token for `credentials`, logging in with `login` only when there is none. Callers
     /// for the same account wait on one login instead of each making their own.
-    pub(crate) async fn get<F, Fut>(&self, credentials: &Credentials, login: F) -> Result<Token, ApiError>
+    pub(crate) async fn get<F, Fut>(
+        &self,
+        credentials: &Credentials,
+        login: F,
+    ) -> Result<Token, ApiError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<(Token, Option<Duration>), ApiError>>,
@@ -39,7 +43,10 @@ impl TokenCache {
         let mut slot = slot.lock().await;
         let fingerprint = credentials.fingerprint();
         if slot.fingerprint != fingerprint {
-            *slot = Slot { fingerprint, ..Slot::default() };
+            *slot = Slot {
+                fingerprint,
+                ..Slot::default()
+            };
         }
         if let (Some(token), Some(refresh_at)) = (&slot.token, slot.refresh_at)
             && Instant::now() < refresh_at
@@ -47,7 +54,8 @@ impl TokenCache {
             return Ok(token.clone());
         }
         let (token, lifetime) = login().await?;
-        slot.refresh_at = Some(Instant::now() + usable_lifetime(lifetime.unwrap_or(DEFAULT_LIFETIME)));
+        slot.refresh_at =
+            Some(Instant::now() + usable_lifetime(lifetime.unwrap_or(DEFAULT_LIFETIME)));
         slot.token = Some(token.clone());
         Ok(token)
     }
@@ -92,8 +100,14 @@ mod tests {
 
     #[test]
     fn refreshes_shortly_before_expiry() {
-        assert_eq!(usable_lifetime(Duration::from_secs(3600)), Duration::from_secs(3540));
-        assert_eq!(usable_lifetime(Duration::from_secs(5)), Duration::from_secs(4));
+        assert_eq!(
+            usable_lifetime(Duration::from_secs(3600)),
+            Duration::from_secs(3540)
+        );
+        assert_eq!(
+            usable_lifetime(Duration::from_secs(5)),
+            Duration::from_secs(4)
+        );
         assert_eq!(usable_lifetime(Duration::ZERO), Duration::ZERO);
     }
 
@@ -116,14 +130,19 @@ mod tests {
         assert_eq!(logins.load(Ordering::SeqCst), 1);
 
         tokio::time::advance(Duration::from_secs(9)).await;
-        let token = cache.get(&credentials("pw"), || login(logins.clone())).await.unwrap();
+        let token = cache
+            .get(&credentials("pw"), || login(logins.clone()))
+            .await
+            .unwrap();
         assert_eq!(token.expose(), "t1", "refreshed before the 10 s expiry");
     }
 
     #[tokio::test]
     async fn a_password_change_drops_the_token_and_invalidate_is_targeted() {
         let cache = TokenCache::default();
-        let issue = |name: &'static str| async move { Ok((Token::new(name), Some(Duration::from_secs(60)))) };
+        let issue = |name: &'static str| async move {
+            Ok((Token::new(name), Some(Duration::from_secs(60))))
+        };
         let first = cache.get(&credentials("old"), || issue("a")).await.unwrap();
         assert_eq!(first.expose(), "a");
         let rotated = cache.get(&credentials("new"), || issue("b")).await.unwrap();
@@ -131,7 +150,11 @@ mod tests {
 
         cache.invalidate(&credentials("new"), &first).await;
         let kept = cache.get(&credentials("new"), || issue("c")).await.unwrap();
-        assert_eq!(kept.expose(), "b", "a stale rejection does not drop a newer token");
+        assert_eq!(
+            kept.expose(),
+            "b",
+            "a stale rejection does not drop a newer token"
+        );
         cache.invalidate(&credentials("new"), &kept).await;
         let fresh = cache.get(&credentials("new"), || issue("d")).await.unwrap();
         assert_eq!(fresh.expose(), "d");

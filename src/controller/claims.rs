@@ -19,7 +19,10 @@ impl Claim {
 
 /// The claim that owns the key, if it is not `mine`. Order: creation time, then namespace and
 /// name, so every reconcile of every claimant reaches the same verdict.
-pub fn earlier_claim<'a>(mine: &Claim, others: impl IntoIterator<Item = &'a Claim>) -> Option<&'a Claim> {
+pub fn earlier_claim<'a>(
+    mine: &Claim,
+    others: impl IntoIterator<Item = &'a Claim>,
+) -> Option<&'a Claim> {
     others
         .into_iter()
         .filter(|other| !(other.namespace == mine.namespace && other.name == mine.name))
@@ -35,17 +38,27 @@ mod tests {
         Claim {
             namespace: namespace.into(),
             name: name.into(),
-            created: Some(Time(k8s_openapi::jiff::Timestamp::from_second(second).unwrap())),
+            created: Some(Time(
+                k8s_openapi::jiff::Timestamp::from_second(second).unwrap(),
+            )),
         }
     }
 
     #[test]
     fn the_earliest_claim_wins_and_ties_break_by_name() {
-        let (a, b, c) = (claim("t", "a", 10), claim("t", "b", 20), claim("u", "c", 10));
+        let (a, b, c) = (
+            claim("t", "a", 10),
+            claim("t", "b", 20),
+            claim("u", "c", 10),
+        );
         let all = [a.clone(), b.clone(), c.clone()];
         assert_eq!(earlier_claim(&a, &all), None);
         assert_eq!(earlier_claim(&b, &all), Some(&a));
-        assert_eq!(earlier_claim(&c, &all), Some(&a), "same second: namespace t sorts before u");
+        assert_eq!(
+            earlier_claim(&c, &all),
+            Some(&a),
+            "same second: namespace t sorts before u"
+        );
         assert_eq!(earlier_claim(&a, &[]), None);
     }
 }

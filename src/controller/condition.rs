@@ -84,16 +84,29 @@ pub struct Readiness {
 
 impl Readiness {
     pub fn ready(message: impl Into<String>) -> Self {
-        Self { status: Status::True, reason: Reason::Reconciled, message: message.into() }
+        Self {
+            status: Status::True,
+            reason: Reason::Reconciled,
+            message: message.into(),
+        }
     }
 
     pub fn not_ready(reason: Reason, message: impl Into<String>) -> Self {
-        Self { status: Status::False, reason, message: message.into() }
+        Self {
+            status: Status::False,
+            reason,
+            message: message.into(),
+        }
     }
 }
 
 /// The `Ready` condition for `readiness`; `lastTransitionTime` moves only when the status does.
-pub fn ready_condition(previous: &[Condition], readiness: &Readiness, generation: Option<i64>, now: Time) -> Condition {
+pub fn ready_condition(
+    previous: &[Condition],
+    readiness: &Readiness,
+    generation: Option<i64>,
+    now: Time,
+) -> Condition {
     let status = readiness.status.as_str();
     let last_transition_time = find_ready(previous)
         .filter(|old| old.status == status)
@@ -127,7 +140,12 @@ mod tests {
 
     #[test]
     fn transition_time_moves_only_with_the_status() {
-        let first = ready_condition(&[], &Readiness::not_ready(Reason::Creating, "creating"), Some(1), time(10));
+        let first = ready_condition(
+            &[],
+            &Readiness::not_ready(Reason::Creating, "creating"),
+            Some(1),
+            time(10),
+        );
         assert_eq!(first.last_transition_time, time(10));
         let same_status = ready_condition(
             std::slice::from_ref(&first),
@@ -136,11 +154,27 @@ mod tests {
             time(20),
         );
         assert_eq!(same_status.last_transition_time, time(10));
-        assert!(is_transition(std::slice::from_ref(&first), &same_status), "a new reason is a transition");
-        let ready = ready_condition(std::slice::from_ref(&same_status), &Readiness::ready("ok"), Some(2), time(30));
-        assert_eq!((ready.status.as_str(), ready.last_transition_time.clone()), ("True", time(30)));
+        assert!(
+            is_transition(std::slice::from_ref(&first), &same_status),
+            "a new reason is a transition"
+        );
+        let ready = ready_condition(
+            std::slice::from_ref(&same_status),
+            &Readiness::ready("ok"),
+            Some(2),
+            time(30),
+        );
+        assert_eq!(
+            (ready.status.as_str(), ready.last_transition_time.clone()),
+            ("True", time(30))
+        );
         assert_eq!(ready.observed_generation, Some(2));
-        let again = ready_condition(std::slice::from_ref(&ready), &Readiness::ready("ok"), Some(2), time(40));
+        let again = ready_condition(
+            std::slice::from_ref(&ready),
+            &Readiness::ready("ok"),
+            Some(2),
+            time(40),
+        );
         assert!(!is_transition(std::slice::from_ref(&ready), &again));
         assert_eq!(again, ready, "a pass with nothing new writes nothing new");
     }

@@ -42,7 +42,9 @@ pub struct Context {
 
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context").field("settings", &self.settings).finish_non_exhaustive()
+        f.debug_struct("Context")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
     }
 }
 
@@ -59,7 +61,18 @@ impl Context {
         settings: Settings,
     ) -> Self {
         let (customers, users) = stores;
-        Self { kube, admin, snapshots, secrets, customers, users, recorder, metrics, settings, failures: Mutex::default() }
+        Self {
+            kube,
+            admin,
+            snapshots,
+            secrets,
+            customers,
+            users,
+            recorder,
+            metrics,
+            settings,
+            failures: Mutex::default(),
+        }
     }
 
     /// The next look at `object` (a `kind/namespace/name` key) after a pass that ended in `retry`
@@ -86,6 +99,9 @@ impl Context {
     }
 
     pub fn forget(&self, object: &str) {
-        self.failures.lock().unwrap_or_else(PoisonError::into_inner).remove(object);
+        self.failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(object);
     }
 }

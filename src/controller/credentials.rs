@@ -25,17 +25,27 @@ pub struct SecretReader {
 
 impl std::fmt::Debug for SecretReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretReader").field("default_credentials", &self.default_credentials).finish_non_exhaustive()
+        f.debug_struct("SecretReader")
+            .field("default_credentials", &self.default_credentials)
+            .finish_non_exhaustive()
     }
 }
 
 impl SecretReader {
     pub fn new(kube: kube::Client, default_credentials: Option<SecretKey>) -> Self {
-        Self { kube, default_credentials, last_known: Mutex::default() }
+        Self {
+            kube,
+            default_credentials,
+            last_known: Mutex::default(),
+        }
     }
 
     /// The Secret a resource in `namespace` uses: its own reference, else the operator default.
-    pub fn credentials_secret(&self, namespace: &str, reference: Option<&str>) -> Result<SecretKey, Error> {
+    pub fn credentials_secret(
+        &self,
+        namespace: &str,
+        reference: Option<&str>,
+    ) -> Result<SecretKey, Error> {
         match reference {
             Some(name) => Ok((namespace.to_string(), name.to_string())),
             None => self.default_credentials.clone().ok_or_else(|| {
@@ -52,13 +62,24 @@ impl SecretReader {
             Error::CredentialsNotFound(format!("credentials Secret {namespace}/{name} not found"))
         })?;
         let field = |key: &str| {
-            data.get(key).map(|value| value.trim().to_string()).filter(|value| !value.is_empty()).ok_or_else(|| {
-                Error::CredentialsNotFound(format!("credentials Secret {namespace}/{name} has no {key:?} key"))
-            })
+            data.get(key)
+                .map(|value| value.trim().to_string())
+                .filter(|value| !value.is_empty())
+                .ok_or_else(|| {
+                    Error::CredentialsNotFound(format!(
+                        "credentials Secret {namespace}/{name} has no {key:?} key"
+                    ))
+                })
         };
-        let credentials =
-            Credentials { email: field("email")?, password: Password::new(field("password")?), project_id: field("projectId")? };
-        self.last_known.lock().unwrap_or_else(PoisonError::into_inner).insert(secret.clone(), credentials.clone());
+        let credentials = Credentials {
+            email: field("email")?,
+            password: Password::new(field("password")?),
+            project_id: field("projectId")?,
+        };
+        self.last_known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(secret.clone(), credentials.clone());
         Ok(credentials)
     }
 
@@ -76,18 +97,35 @@ impl SecretReader {
         }
     }
 
-    pub async fn password(&self, namespace: &str, name: &str, key: &str) -> Result<Password, Error> {
+    pub async fn password(
+        &self,
+        namespace: &str,
+        name: &str,
+        key: &str,
+    ) -> Result<Password, Error> {
         let data = self
             .read(&(namespace.to_string(), name.to_string()))
             .await?
-            .ok_or_else(|| Error::InvalidPassword(format!("password Secret {namespace}/{name} not found")))?;
+            .ok_or_else(|| {
+                Error::InvalidPassword(format!("password Secret {namespace}/{name} not found"))
+            })?;
         data.get(key)
             .map(|value| Password::new(value.trim_end_matches(['\n', '\r'])))
-            .ok_or_else(|| Error::InvalidPassword(format!("password Secret {namespace}/{name} has no {key:?} key")))
+            .ok_or_else(|| {
+                Error::InvalidPassword(format!(
+                    "password Secret {namespace}/{name} has no {key:?} key"
+                ))
+            })
     }
 
-    async fn read(&self, (namespace, name): &SecretKey) -> Result<Option<HashMap<String, String>>, Error> {
-        let secret = Api::<Secret>::namespaced(self.kube.clone(), namespace).get_opt(name).await.map_err(Error::Kube)?;
+    async fn read(
+        &self,
+        (namespace, name): &SecretKey,
+    ) -> Result<Option<HashMap<String, String>>, Error> {
+        let secret = Api::<Secret>::namespaced(self.kube.clone(), namespace)
+            .get_opt(name)
+            .await
+            .map_err(Error::Kube)?;
         Ok(secret.map(|secret| {
             secret
                 .data

@@ -13,7 +13,9 @@ use super::condition::{Readiness, Reason};
 use super::context::Context;
 use super::error::{Error, Retry};
 use super::plan::{CustomerPlan, plan_customer};
-use super::status::{Managed, add_finalizer, commit, has_finalizer, object_key, publish, remove_finalizer};
+use super::status::{
+    Managed, add_finalizer, commit, has_finalizer, object_key, publish, remove_finalizer,
+};
 use super::{CREATE_MAX_AGE, FORCED_MAX_AGE, paused, resync_request};
 use crate::admin_api::{ApiError, Credentials, Customer as RemoteCustomer, Deleted, ErrorClass};
 use crate::crd::{Customer, CustomerStatus, CustomerUser, DeletionPolicy};
@@ -42,7 +44,11 @@ async fn apply(customer: &Customer, ctx: &Context) -> Result<Action, Error> {
     super::finish(ctx, customer, status, outcome).await
 }
 
-async fn sync(customer: &Customer, ctx: &Context, status: &mut CustomerStatus) -> Result<Readiness, Error> {
+async fn sync(
+    customer: &Customer,
+    ctx: &Context,
+    status: &mut CustomerStatus,
+) -> Result<Readiness, Error> {
     let customer_id = customer.customer_id();
     let credentials = credentials(ctx, customer).await?;
     status.project_id = Some(credentials.project_id.clone());
@@ -53,15 +59,28 @@ async fn sync(customer: &Customer, ctx: &Context, status: &mut CustomerStatus) -
         )));
     }
     let resync = resync_request(customer, status.last_resync.as_deref());
-    let observed = observe(ctx, &credentials, resync.is_some().then_some(FORCED_MAX_AGE)).await?;
+    let observed = observe(
+        ctx,
+        &credentials,
+        resync.is_some().then_some(FORCED_MAX_AGE),
+    )
+    .await?;
     status.last_resync = resync.or(status.last_resync.take());
     let mut remote = observed.get(&customer_id).cloned();
     if remote.is_none() && status.customer_id.is_some() {
-        publish(ctx, customer, EventType::Warning, "RemoteMissing", "the remote customer is gone; creating it again").await;
+        publish(
+            ctx,
+            customer,
+            EventType::Warning,
+            "RemoteMissing",
+            "the remote customer is gone; creating it again",
+        )
+        .await;
     }
     // Create, then at most one update: a pass never loops on a server that disagrees.
     for _ in 0..2 {
-        let plan = plan_customer(&customer.spec, &customer_id, remote.as_ref()).map_err(|e| Error::InvalidSpec(e.to_string()))?;
+        let plan = plan_customer(&customer.spec, &customer_id, remote.as_ref())
+            .map_err(|e| Error::InvalidSpec(e.to_string()))?;
         remote = Some(match plan {
             CustomerPlan::InSync => break,
             CustomerPlan::Create(body) => create(ctx, customer, &credentials, body).await?,
@@ -74,7 +93,9 @@ async fn sync(customer: &Customer, ctx: &Context, status: &mut CustomerStatus) -
     let remote = remote.unwrap_or_else(|| unreachable_remote(&customer_id));
     status.customer_id = Some(remote.customer_id.clone());
     status.created_at.clone_from(&remote.created_at);
-    Ok(Readiness::ready(format!("customer {customer_id:?} matches the spec")))
+    Ok(Readiness::ready(format!(
+        "customer {customer_id:?} matches the spec"
+    )))
 }
 
 /// Only reached if a plan step returned without a remote object, which the steps never do.
@@ -99,20 +120,44 @@ async fn create(
     // Never create from a stale view: a recent observation, or a fresh list.
     let fresh = observe(ctx, credentials, Some(CREATE_MAX_AGE)).await?;
     if let Some(found) = fresh.get(&body.customer_id) {
-        publish(ctx, customer, EventType::Normal, "Adopted", "adopted the existing remote customer").await;
+        publish(
+            ctx,
+            customer,
+            EventType::Normal,
+            "Adopted",
+            "adopted the existing remote customer",
+        )
+        .await;
         return Ok(found.clone());
     }
     match ctx.admin.create_customer(credentials, &body).await {
         Ok(created) => {
             ctx.snapshots.record_customer(project, created.clone());
-            publish(ctx, customer, EventType::Normal, "Created", "created the remote customer").await;
+            publish(
+                ctx,
+                customer,
+                EventType::Normal,
+                "Created",
+                "created the remote customer",
+            )
+            .await;
             Ok(created)
         }
         // It exists (our own lost response, or the Console): find it and adopt it.
         Err(ApiError::Conflict { message }) => {
             let fresh = observe(ctx, credentials, Some(Duration::ZERO)).await?;
-            let found = fresh.get(&body.customer_id).cloned().ok_or(Error::Api(ApiError::Conflict { message }))?;
-            publish(ctx, customer, EventType::Normal, "Adopted", "adopted the existing remote customer").await;
+            let found = fresh
+                .get(&body.customer_id)
+                .cloned()
+                .ok_or(Error::Api(ApiError::Conflict { message }))?;
+            publish(
+                ctx,
+                customer,
+                EventType::Normal,
+                "Adopted",
+                "adopted the existing remote customer",
+            )
+            .await;
             Ok(found)
         }
         Err(error) => {
@@ -133,17 +178,28 @@ async fn update(
     patch: crate::admin_api::CustomerPatch,
 ) -> Result<RemoteCustomer, Error> {
     let project = &credentials.project_id;
-    match ctx.admin.update_customer(credentials, &current.customer_id, &patch).await {
+    match ctx
+        .admin
+        .update_customer(credentials, &current.customer_id, &patch)
+        .await
+    {
         Ok(server_view) => {
             let updated = server_view.unwrap_or_else(|| RemoteCustomer {
-                display_name: patch.display_name.clone().unwrap_or(current.display_name.clone()),
+                display_name: patch
+                    .display_name
+                    .clone()
+                    .unwrap_or(current.display_name.clone()),
                 is_nfr: patch.is_nfr.unwrap_or(current.is_nfr),
                 ..current
             });
             ctx.snapshots.record_customer(project, updated.clone());
-            let drift = customer.status.as_ref().and_then(|s| s.observed_generation) == customer.metadata.generation;
+            let drift = customer.status.as_ref().and_then(|s| s.observed_generation)
+                == customer.metadata.generation;
             let (reason, note) = if drift {
-                ("DriftReverted", "reverted a change made outside Kubernetes to the remote customer")
+                (
+                    "DriftReverted",
+                    "reverted a change made outside Kubernetes to the remote customer",
+                )
             } else {
                 ("Updated", "updated the remote customer to the spec")
             };
@@ -174,13 +230,23 @@ async fn cleanup(customer: &Customer, ctx: &Context) -> Result<Action, Error> {
         return Ok(ctx.next_action(&object_key(customer), Some(Retry::Waiting)));
     }
     if customer.spec.deletion_policy == DeletionPolicy::Orphan {
-        publish(ctx, customer, EventType::Normal, "Orphaned", "left the remote customer in place (deletionPolicy Orphan)").await;
+        publish(
+            ctx,
+            customer,
+            EventType::Normal,
+            "Orphaned",
+            "left the remote customer in place (deletionPolicy Orphan)",
+        )
+        .await;
         return release(ctx, customer).await;
     }
     match delete_remote(ctx, customer).await {
         Ok(()) => release(ctx, customer).await,
         Err(error) => {
-            let readiness = Readiness::not_ready(error.reason(), format!("cannot delete the remote customer: {error}"));
+            let readiness = Readiness::not_ready(
+                error.reason(),
+                format!("cannot delete the remote customer: {error}"),
+            );
             status.observed_generation = customer.metadata.generation;
             commit(ctx, customer, status, &readiness).await?;
             Ok(ctx.next_action(&object_key(customer), Some(error.retry())))
@@ -191,7 +257,11 @@ async fn cleanup(customer: &Customer, ctx: &Context) -> Result<Action, Error> {
 async fn delete_remote(ctx: &Context, customer: &Customer) -> Result<(), Error> {
     let secret = ctx.secrets.credentials_secret(
         &customer.namespace().unwrap_or_default(),
-        customer.spec.credentials_secret_ref.as_ref().map(|r| r.name.as_str()),
+        customer
+            .spec
+            .credentials_secret_ref
+            .as_ref()
+            .map(|r| r.name.as_str()),
     );
     let credentials = match secret {
         Ok(secret) => ctx.secrets.credentials_for_cleanup(&secret).await,
@@ -224,10 +294,21 @@ async fn delete_remote(ctx: &Context, customer: &Customer) -> Result<(), Error> 
             id
         }
     };
-    let deleted = ctx.admin.delete_customer(&credentials, &customer_id).await?;
-    ctx.snapshots.forget_customer(&credentials.project_id, &customer_id);
+    let deleted = ctx
+        .admin
+        .delete_customer(&credentials, &customer_id)
+        .await?;
+    ctx.snapshots
+        .forget_customer(&credentials.project_id, &customer_id);
     if deleted == Deleted::Removed {
-        publish(ctx, customer, EventType::Normal, "Deleted", "deleted the remote customer").await;
+        publish(
+            ctx,
+            customer,
+            EventType::Normal,
+            "Deleted",
+            "deleted the remote customer",
+        )
+        .await;
     }
     Ok(())
 }
@@ -241,7 +322,11 @@ async fn release(ctx: &Context, customer: &Customer) -> Result<Action, Error> {
 async fn credentials(ctx: &Context, customer: &Customer) -> Result<Credentials, Error> {
     let secret = ctx.secrets.credentials_secret(
         &customer.namespace().unwrap_or_default(),
-        customer.spec.credentials_secret_ref.as_ref().map(|r| r.name.as_str()),
+        customer
+            .spec
+            .credentials_secret_ref
+            .as_ref()
+            .map(|r| r.name.as_str()),
     )?;
     let credentials = ctx.secrets.credentials(&secret).await?;
     Ok(credentials)
@@ -274,10 +359,13 @@ fn claimed_by_another(ctx: &Context, customer: &Customer, project_id: &str) -> O
         .state()
         .iter()
         .filter(|other| other.customer_id() == customer_id)
-        .filter(|other| other.status.as_ref().and_then(|s| s.project_id.as_deref()) == Some(project_id))
+        .filter(|other| {
+            other.status.as_ref().and_then(|s| s.project_id.as_deref()) == Some(project_id)
+        })
         .map(|other| claim(other))
         .collect();
-    earlier_claim(&claim(customer), &others).map(|owner| format!("{}/{}", owner.namespace, owner.name))
+    earlier_claim(&claim(customer), &others)
+        .map(|owner| format!("{}/{}", owner.namespace, owner.name))
 }
 
 /// CustomerUsers in the cache that name this Customer by `customerRef`.
@@ -287,6 +375,11 @@ fn users_of(ctx: &Context, customer: &Customer) -> usize {
         .state()
         .iter()
         .filter(|user: &&Arc<CustomerUser>| user.namespace() == namespace)
-        .filter(|user| user.spec.customer_ref.as_ref().is_some_and(|r| r.name == name))
+        .filter(|user| {
+            user.spec
+                .customer_ref
+                .as_ref()
+                .is_some_and(|r| r.name == name)
+        })
         .count()
 }

@@ -47,7 +47,9 @@ impl Error {
             Self::InvalidSpec(_) => Reason::InvalidSpec,
             Self::Kube(_) => Reason::RemoteUnavailable,
             Self::Api(error) => match error.class() {
-                ErrorClass::Transient | ErrorClass::RateLimited | ErrorClass::NotFound => Reason::RemoteUnavailable,
+                ErrorClass::Transient | ErrorClass::RateLimited | ErrorClass::NotFound => {
+                    Reason::RemoteUnavailable
+                }
                 ErrorClass::Unauthorized => Reason::CredentialsRejected,
                 ErrorClass::Forbidden => Reason::Forbidden,
                 ErrorClass::Conflict => Reason::Conflict,
@@ -62,9 +64,10 @@ impl Error {
             Self::Api(error) => Retry::Backoff(error.retry_after()),
             Self::Kube(_) => Retry::Backoff(None),
             Self::CustomerNotReady(_) | Self::CredentialsNotFound(_) => Retry::Waiting,
-            Self::CredentialsRejected(_) | Self::InvalidPassword(_) | Self::Conflict(_) | Self::InvalidSpec(_) => {
-                Retry::Slowly
-            }
+            Self::CredentialsRejected(_)
+            | Self::InvalidPassword(_)
+            | Self::Conflict(_)
+            | Self::InvalidSpec(_) => Retry::Slowly,
         }
     }
 }
@@ -75,15 +78,42 @@ mod tests {
 
     #[test]
     fn remote_failures_map_to_reasons_and_retry_policies() {
-        let unavailable = Error::Api(ApiError::Unavailable { status: 503, message: "down".into() });
-        assert_eq!((unavailable.reason(), unavailable.retry()), (Reason::RemoteUnavailable, Retry::Backoff(None)));
-        let limited = Error::Api(ApiError::RateLimited { retry_after: Some(Duration::from_secs(3)) });
-        assert_eq!(limited.retry(), Retry::Backoff(Some(Duration::from_secs(3))));
-        let rejected = Error::Api(ApiError::Unauthorized { message: "bad login".into() });
-        assert_eq!((rejected.reason(), rejected.retry()), (Reason::CredentialsRejected, Retry::Slowly));
-        let invalid = Error::Api(ApiError::Invalid { status: 400, message: "email: invalid".into() });
-        assert_eq!((invalid.reason(), invalid.to_string().contains("email: invalid")), (Reason::InvalidSpec, true));
-        let forbidden = Error::Api(ApiError::Forbidden { message: "not admin".into() });
+        let unavailable = Error::Api(ApiError::Unavailable {
+            status: 503,
+            message: "down".into(),
+        });
+        assert_eq!(
+            (unavailable.reason(), unavailable.retry()),
+            (Reason::RemoteUnavailable, Retry::Backoff(None))
+        );
+        let limited = Error::Api(ApiError::RateLimited {
+            retry_after: Some(Duration::from_secs(3)),
+        });
+        assert_eq!(
+            limited.retry(),
+            Retry::Backoff(Some(Duration::from_secs(3)))
+        );
+        let rejected = Error::Api(ApiError::Unauthorized {
+            message: "bad login".into(),
+        });
+        assert_eq!(
+            (rejected.reason(), rejected.retry()),
+            (Reason::CredentialsRejected, Retry::Slowly)
+        );
+        let invalid = Error::Api(ApiError::Invalid {
+            status: 400,
+            message: "email: invalid".into(),
+        });
+        assert_eq!(
+            (
+                invalid.reason(),
+                invalid.to_string().contains("email: invalid")
+            ),
+            (Reason::InvalidSpec, true)
+        );
+        let forbidden = Error::Api(ApiError::Forbidden {
+            message: "not admin".into(),
+        });
         assert_eq!(forbidden.reason(), Reason::Forbidden);
     }
 }

@@ -22,7 +22,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
 use kube::{Api, ResourceExt};
 
-pub use condition::{Reason, Readiness};
+pub use condition::{Readiness, Reason};
 pub use context::{Context, FIELD_MANAGER, Settings};
 pub use credentials::{SecretKey, SecretReader};
 pub use error::Error;
@@ -59,35 +59,52 @@ pub async fn run(
     config: RunConfig,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let (customers, users): (Api<Customer>, Api<CustomerUser>) = match config.namespaces.as_slice() {
-        [namespace] => (Api::namespaced(kube.clone(), namespace), Api::namespaced(kube.clone(), namespace)),
+    let (customers, users): (Api<Customer>, Api<CustomerUser>) = match config.namespaces.as_slice()
+    {
+        [namespace] => (
+            Api::namespaced(kube.clone(), namespace),
+            Api::namespaced(kube.clone(), namespace),
+        ),
         _ => (Api::all(kube.clone()), Api::all(kube.clone())),
     };
     let watch = watcher::Config::default().any_semantic();
     let controller_config = ControllerConfig::default().concurrency(config.concurrency);
 
-    let customer_controller = Controller::new(customers.clone(), watch.clone()).with_config(controller_config.clone());
-    let user_controller = Controller::new(users.clone(), watch.clone()).with_config(controller_config);
+    let customer_controller =
+        Controller::new(customers.clone(), watch.clone()).with_config(controller_config.clone());
+    let user_controller =
+        Controller::new(users.clone(), watch.clone()).with_config(controller_config);
     let (customer_store, user_store) = (customer_controller.store(), user_controller.store());
 
     // A user's change wakes its Customer (deletion waits for users); a Customer's change wakes
     // its users (they wait for it to be Ready).
-    let customer_controller = customer_controller.watches(users, watch.clone(), |user: CustomerUser| {
-        let namespace = user.namespace()?;
-        Some(ObjectRef::<Customer>::new(&user.spec.customer_ref?.name).within(&namespace))
-    });
+    let customer_controller =
+        customer_controller.watches(users, watch.clone(), |user: CustomerUser| {
+            let namespace = user.namespace()?;
+            Some(ObjectRef::<Customer>::new(&user.spec.customer_ref?.name).within(&namespace))
+        });
     let users_of = user_store.clone();
     let user_controller = user_controller.watches(customers, watch, move |customer: Customer| {
         let (namespace, name) = (customer.namespace(), customer.name_any());
         users_of
             .state()
             .into_iter()
-            .filter(|user| user.namespace() == namespace && user.spec.customer_ref.as_ref().is_some_and(|r| r.name == name))
+            .filter(|user| {
+                user.namespace() == namespace
+                    && user
+                        .spec
+                        .customer_ref
+                        .as_ref()
+                        .is_some_and(|r| r.name == name)
+            })
             .map(|user| ObjectRef::from_obj(user.as_ref()))
             .collect::<Vec<_>>()
     });
 
-    let reporter = Reporter { controller: FIELD_MANAGER.into(), instance: Some(config.instance.clone()) };
+    let reporter = Reporter {
+        controller: FIELD_MANAGER.into(),
+        instance: Some(config.instance.clone()),
+    };
     let context = Arc::new(Context::new(
         kube.clone(),
         admin,
@@ -139,7 +156,10 @@ pub async fn run(
 
 fn shutdown_pair(
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
-) -> (impl Future<Output = ()> + Send + Sync + 'static, impl Future<Output = ()> + Send + Sync + 'static) {
+) -> (
+    impl Future<Output = ()> + Send + Sync + 'static,
+    impl Future<Output = ()> + Send + Sync + 'static,
+) {
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
@@ -152,7 +172,10 @@ fn shutdown_pair(
 }
 
 fn in_scope<K: Managed>(namespaces: &[String], object: &K) -> bool {
-    namespaces.is_empty() || object.namespace().is_some_and(|ns| namespaces.contains(&ns))
+    namespaces.is_empty()
+        || object
+            .namespace()
+            .is_some_and(|ns| namespaces.contains(&ns))
 }
 
 async fn log_result<K, E: std::fmt::Display>(result: Result<(ObjectRef<K>, Action), E>)
@@ -168,18 +191,26 @@ where
 /// Only errors that kept a pass from writing status land here (the Kubernetes API failed).
 fn error_policy<K: Managed>(object: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
     tracing::warn!(object = %object_key(object.as_ref()), %error, "reconcile failed");
-    ctx.metrics.reconcile_error(K::KIND, error.reason().as_str());
+    ctx.metrics
+        .reconcile_error(K::KIND, error.reason().as_str());
     ctx.next_action(&object_key(object.as_ref()), Some(error.retry()))
 }
 
 /// `admin.corti.app/paused: "true"`.
 fn paused<K: Managed>(object: &K) -> bool {
-    object.annotations().get(PAUSED_ANNOTATION).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    object
+        .annotations()
+        .get(PAUSED_ANNOTATION)
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
 /// The `admin.corti.app/resync` value, when it differs from the one last acted on.
 fn resync_request<K: Managed>(object: &K, last: Option<&str>) -> Option<String> {
-    object.annotations().get(RESYNC_ANNOTATION).filter(|value| Some(value.as_str()) != last).cloned()
+    object
+        .annotations()
+        .get(RESYNC_ANNOTATION)
+        .filter(|value| Some(value.as_str()) != last)
+        .cloned()
 }
 
 /// A paused resource keeps its `Ready` status; its reason says it is paused. No remote calls.
@@ -213,8 +244,12 @@ async fn finish<K: Managed>(
         Err(Error::Kube(error)) => return Err(Error::Kube(error)),
         Err(error) => {
             tracing::info!(object = %key, reason = error.reason().as_str(), %error, "not ready");
-            ctx.metrics.reconcile_error(K::KIND, error.reason().as_str());
-            (Readiness::not_ready(error.reason(), error.to_string()), Some(error.retry()))
+            ctx.metrics
+                .reconcile_error(K::KIND, error.reason().as_str());
+            (
+                Readiness::not_ready(error.reason(), error.to_string()),
+                Some(error.retry()),
+            )
         }
     };
     commit(ctx, object, status, &readiness).await?;

@@ -20,7 +20,11 @@ pub struct Unreachable {
     pub found: String,
 }
 
-pub fn plan_customer(spec: &CustomerSpec, customer_id: &str, remote: Option<&Customer>) -> Result<CustomerPlan, Unreachable> {
+pub fn plan_customer(
+    spec: &CustomerSpec,
+    customer_id: &str,
+    remote: Option<&Customer>,
+) -> Result<CustomerPlan, Unreachable> {
     let Some(remote) = remote else {
         return Ok(CustomerPlan::Create(NewCustomer {
             customer_id: customer_id.to_string(),
@@ -34,18 +38,31 @@ pub fn plan_customer(spec: &CustomerSpec, customer_id: &str, remote: Option<&Cus
     if let Some(found) = remote.region.as_deref()
         && !found.eq_ignore_ascii_case(spec.region.as_str())
     {
-        return Err(Unreachable { field: "region", wanted: spec.region.as_str().into(), found: found.into() });
+        return Err(Unreachable {
+            field: "region",
+            wanted: spec.region.as_str().into(),
+            found: found.into(),
+        });
     }
-    if let (Some(wanted), Some(found)) = (spec.tenant_name.as_deref(), remote.tenant_name.as_deref())
+    if let (Some(wanted), Some(found)) =
+        (spec.tenant_name.as_deref(), remote.tenant_name.as_deref())
         && wanted != found
     {
-        return Err(Unreachable { field: "tenantName", wanted: wanted.into(), found: found.into() });
+        return Err(Unreachable {
+            field: "tenantName",
+            wanted: wanted.into(),
+            found: found.into(),
+        });
     }
     let patch = CustomerPatch {
         display_name: (remote.display_name != spec.display_name).then(|| spec.display_name.clone()),
         is_nfr: (remote.is_nfr != spec.is_nfr).then_some(spec.is_nfr),
     };
-    Ok(if patch.is_empty() { CustomerPlan::InSync } else { CustomerPlan::Update(patch) })
+    Ok(if patch.is_empty() {
+        CustomerPlan::InSync
+    } else {
+        CustomerPlan::Update(patch)
+    })
 }
 
 /// The password the spec asks for, and whether it is already applied.
@@ -76,7 +93,11 @@ impl UserPlan {
 
 /// A user is created with names and password; `enabled` is not part of the create body, so a
 /// disabled user takes a create and then an update.
-pub fn plan_user(spec: &CustomerUserSpec, remote: Option<&User>, password: Option<&DesiredPassword>) -> UserPlan {
+pub fn plan_user(
+    spec: &CustomerUserSpec,
+    remote: Option<&User>,
+    password: Option<&DesiredPassword>,
+) -> UserPlan {
     let Some(remote) = remote else {
         return UserPlan::Create(NewUser {
             email: spec.email.trim().to_string(),
@@ -91,7 +112,11 @@ pub fn plan_user(spec: &CustomerUserSpec, remote: Option<&User>, password: Optio
         enabled: (remote.enabled != spec.enabled).then_some(spec.enabled),
         password: password.filter(|p| !p.applied).map(|p| p.password.clone()),
     };
-    if patch.is_empty() { UserPlan::InSync } else { UserPlan::Update(patch) }
+    if patch.is_empty() {
+        UserPlan::InSync
+    } else {
+        UserPlan::Update(patch)
+    }
 }
 
 /// The hash of `password` recorded in status: salted with the resource's uid so equal passwords
@@ -111,7 +136,9 @@ pub fn check_password_length(password: &Password) -> Result<(), String> {
     if (16..=64).contains(&len) {
         Ok(())
     } else {
-        Err(format!("the password must be 16 to 64 characters long; the Secret's value has {len}"))
+        Err(format!(
+            "the password must be 16 to 64 characters long; the Secret's value has {len}"
+        ))
     }
 }
 
@@ -146,7 +173,9 @@ mod tests {
     #[test]
     fn missing_customer_is_created_with_the_spec() {
         let plan = plan_customer(&customer_spec(), "contoso", None).unwrap();
-        let CustomerPlan::Create(body) = plan else { panic!("expected a create, got {plan:?}") };
+        let CustomerPlan::Create(body) = plan else {
+            panic!("expected a create, got {plan:?}")
+        };
         assert_eq!(body.customer_id, "contoso");
         assert_eq!(body.region.as_deref(), Some("eu"));
         assert_eq!(body.tenant_name, None, "the server default applies");
@@ -155,29 +184,54 @@ mod tests {
     #[test]
     fn matching_customer_plans_nothing_and_drift_plans_only_the_difference() {
         let remote = remote_customer();
-        assert_eq!(plan_customer(&customer_spec(), "contoso", Some(&remote)).unwrap(), CustomerPlan::InSync);
-        let drifted = Customer { display_name: "Renamed in Console".into(), ..remote };
+        assert_eq!(
+            plan_customer(&customer_spec(), "contoso", Some(&remote)).unwrap(),
+            CustomerPlan::InSync
+        );
+        let drifted = Customer {
+            display_name: "Renamed in Console".into(),
+            ..remote
+        };
         let plan = plan_customer(&customer_spec(), "contoso", Some(&drifted)).unwrap();
         assert_eq!(
             plan,
-            CustomerPlan::Update(CustomerPatch { display_name: Some("Contoso Hospital".into()), is_nfr: None })
+            CustomerPlan::Update(CustomerPatch {
+                display_name: Some("Contoso Hospital".into()),
+                is_nfr: None
+            })
         );
     }
 
     #[test]
     fn fixed_fields_that_disagree_cannot_be_reconciled() {
-        let remote = Customer { region: Some("us".into()), ..remote_customer() };
+        let remote = Customer {
+            region: Some("us".into()),
+            ..remote_customer()
+        };
         let error = plan_customer(&customer_spec(), "contoso", Some(&remote)).unwrap_err();
         assert_eq!(error.field, "region");
-        let spec = CustomerSpec { tenant_name: Some("other".into()), ..customer_spec() };
-        assert_eq!(plan_customer(&spec, "contoso", Some(&remote_customer())).unwrap_err().field, "tenantName");
+        let spec = CustomerSpec {
+            tenant_name: Some("other".into()),
+            ..customer_spec()
+        };
+        assert_eq!(
+            plan_customer(&spec, "contoso", Some(&remote_customer()))
+                .unwrap_err()
+                .field,
+            "tenantName"
+        );
         // An unset tenantName accepts whatever the server chose.
-        assert_eq!(plan_customer(&customer_spec(), "contoso", Some(&remote_customer())).unwrap(), CustomerPlan::InSync);
+        assert_eq!(
+            plan_customer(&customer_spec(), "contoso", Some(&remote_customer())).unwrap(),
+            CustomerPlan::InSync
+        );
     }
 
     fn user_spec() -> CustomerUserSpec {
         CustomerUserSpec {
-            customer_ref: Some(LocalRef { name: "contoso".into() }),
+            customer_ref: Some(LocalRef {
+                name: "contoso".into(),
+            }),
             customer_id: None,
             credentials_secret_ref: None,
             email: "Jane.Smith@contoso.example".into(),
@@ -203,12 +257,19 @@ mod tests {
 
     fn desired(applied: bool) -> DesiredPassword {
         let password = Password::new("correct-horse-battery");
-        DesiredPassword { hash: password_hash("uid", &password), password, applied }
+        DesiredPassword {
+            hash: password_hash("uid", &password),
+            password,
+            applied,
+        }
     }
 
     #[test]
     fn user_in_sync_plans_nothing() {
-        assert!(matches!(plan_user(&user_spec(), Some(&remote_user()), Some(&desired(true))), UserPlan::InSync));
+        assert!(matches!(
+            plan_user(&user_spec(), Some(&remote_user()), Some(&desired(true))),
+            UserPlan::InSync
+        ));
     }
 
     #[test]
@@ -217,15 +278,26 @@ mod tests {
         assert!(matches!(&plan, UserPlan::Create(user) if user.password.is_some()));
         assert!(plan.sets_password());
 
-        let drifted = User { enabled: false, last_name: "Smyth".into(), ..remote_user() };
-        let UserPlan::Update(patch) = plan_user(&user_spec(), Some(&drifted), None) else { panic!("expected update") };
-        assert_eq!((patch.first_name, patch.last_name.as_deref(), patch.enabled), (None, Some("Smith"), Some(true)));
+        let drifted = User {
+            enabled: false,
+            last_name: "Smyth".into(),
+            ..remote_user()
+        };
+        let UserPlan::Update(patch) = plan_user(&user_spec(), Some(&drifted), None) else {
+            panic!("expected update")
+        };
+        assert_eq!(
+            (patch.first_name, patch.last_name.as_deref(), patch.enabled),
+            (None, Some("Smith"), Some(true))
+        );
         assert!(patch.password.is_none());
     }
 
     #[test]
     fn changed_password_secret_is_applied_once() {
-        let UserPlan::Update(patch) = plan_user(&user_spec(), Some(&remote_user()), Some(&desired(false))) else {
+        let UserPlan::Update(patch) =
+            plan_user(&user_spec(), Some(&remote_user()), Some(&desired(false)))
+        else {
             panic!("expected update")
         };
         assert!(patch.password.is_some() && patch.first_name.is_none());
@@ -236,7 +308,11 @@ mod tests {
         let password = Password::new("0123456789abcdef");
         assert_ne!(password_hash("a", &password), password_hash("b", &password));
         assert!(check_password_length(&password).is_ok());
-        assert!(check_password_length(&Password::new("short")).unwrap_err().contains("has 5"));
+        assert!(
+            check_password_length(&Password::new("short"))
+                .unwrap_err()
+                .contains("has 5")
+        );
         assert!(check_password_length(&Password::new("x".repeat(65))).is_err());
     }
 }

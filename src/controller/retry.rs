@@ -16,7 +16,9 @@ pub fn resync_delay(period: Duration, jitter: f64) -> Duration {
 
 /// The delay before attempt `attempt + 1` after a transient failure.
 pub fn backoff_delay(attempt: u32, retry_after: Option<Duration>, jitter: f64) -> Duration {
-    let exponential = BACKOFF_BASE.saturating_mul(1_u32 << attempt.min(16)).min(BACKOFF_CAP);
+    let exponential = BACKOFF_BASE
+        .saturating_mul(1_u32 << attempt.min(16))
+        .min(BACKOFF_CAP);
     // Full jitter over the upper half: spreads retries without ever retrying at once.
     let jittered = exponential.mul_f64(0.5 + 0.5 * jitter);
     jittered.max(retry_after.unwrap_or_default())
@@ -25,7 +27,10 @@ pub fn backoff_delay(attempt: u32, retry_after: Option<Duration>, jitter: f64) -
 /// Errors that retrying cannot cure are retried only slowly (a change to the resource or its
 /// Secret wakes the reconcile anyway).
 pub fn is_permanent(class: ErrorClass) -> bool {
-    matches!(class, ErrorClass::Invalid | ErrorClass::Forbidden | ErrorClass::Unauthorized)
+    matches!(
+        class,
+        ErrorClass::Invalid | ErrorClass::Forbidden | ErrorClass::Unauthorized
+    )
 }
 
 #[cfg(test)]
@@ -38,7 +43,10 @@ mod tests {
         assert_eq!(backoff_delay(3, None, 1.0), Duration::from_secs(8));
         assert_eq!(backoff_delay(3, None, 0.0), Duration::from_secs(4));
         assert_eq!(backoff_delay(30, None, 1.0), BACKOFF_CAP);
-        assert_eq!(backoff_delay(0, Some(Duration::from_secs(7)), 0.0), Duration::from_secs(7));
+        assert_eq!(
+            backoff_delay(0, Some(Duration::from_secs(7)), 0.0),
+            Duration::from_secs(7)
+        );
     }
 
     #[test]

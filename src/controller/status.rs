@@ -17,13 +17,24 @@ use crate::crd::{Customer, CustomerStatus, CustomerUser, CustomerUserStatus, FIN
 
 /// A kind this operator manages.
 pub trait Managed:
-    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + Debug + DeserializeOwned + Serialize + Send + Sync + 'static
+    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + Debug
+    + DeserializeOwned
+    + Serialize
+    + Send
+    + Sync
+    + 'static
 {
     type Status: Clone + Debug + Default + PartialEq + Serialize + Send;
     const KIND: &'static str;
     fn current_status(&self) -> Option<&Self::Status>;
     fn conditions(status: &Self::Status) -> &[Condition];
-    fn set_conditions(status: &mut Self::Status, conditions: Vec<Condition>, generation: Option<i64>);
+    fn set_conditions(
+        status: &mut Self::Status,
+        conditions: Vec<Condition>,
+        generation: Option<i64>,
+    );
 }
 
 impl Managed for Customer {
@@ -38,7 +49,11 @@ impl Managed for Customer {
         &status.conditions
     }
 
-    fn set_conditions(status: &mut CustomerStatus, conditions: Vec<Condition>, generation: Option<i64>) {
+    fn set_conditions(
+        status: &mut CustomerStatus,
+        conditions: Vec<Condition>,
+        generation: Option<i64>,
+    ) {
         status.conditions = conditions;
         status.observed_generation = generation;
     }
@@ -56,7 +71,11 @@ impl Managed for CustomerUser {
         &status.conditions
     }
 
-    fn set_conditions(status: &mut CustomerUserStatus, conditions: Vec<Condition>, generation: Option<i64>) {
+    fn set_conditions(
+        status: &mut CustomerUserStatus,
+        conditions: Vec<Condition>,
+        generation: Option<i64>,
+    ) {
         status.conditions = conditions;
         status.observed_generation = generation;
     }
@@ -64,7 +83,12 @@ impl Managed for CustomerUser {
 
 /// `kind/namespace/name`: how logs, metrics keys and backoff name a resource (never an email).
 pub fn object_key<K: Managed>(object: &K) -> String {
-    format!("{}/{}/{}", K::KIND, object.namespace().unwrap_or_default(), object.name_any())
+    format!(
+        "{}/{}/{}",
+        K::KIND,
+        object.namespace().unwrap_or_default(),
+        object.name_any()
+    )
 }
 
 pub fn api<K: Managed>(ctx: &Context, object: &K) -> Api<K> {
@@ -73,8 +97,16 @@ pub fn api<K: Managed>(ctx: &Context, object: &K) -> Api<K> {
 
 /// Writes `status` with a `Ready` condition for `readiness`, unless nothing would change; an
 /// Event marks a change of what `Ready` says.
-pub async fn commit<K: Managed>(ctx: &Context, object: &K, mut status: K::Status, readiness: &Readiness) -> Result<(), Error> {
-    let previous = object.current_status().map(K::conditions).unwrap_or_default();
+pub async fn commit<K: Managed>(
+    ctx: &Context,
+    object: &K,
+    mut status: K::Status,
+    readiness: &Readiness,
+) -> Result<(), Error> {
+    let previous = object
+        .current_status()
+        .map(K::conditions)
+        .unwrap_or_default();
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     let condition = ready_condition(previous, readiness, object.meta().generation, now);
     let transition = is_transition(previous, &condition);
@@ -88,22 +120,43 @@ pub async fn commit<K: Managed>(ctx: &Context, object: &K, mut status: K::Status
         "status": status,
     });
     api(ctx, object)
-        .patch_status(&object.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
+        .patch_status(
+            &object.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
         .await
         .map_err(Error::Kube)?;
     if transition {
         let kind = match readiness.status {
             Status::True => EventType::Normal,
-            _ if readiness.reason.needs_attention() || readiness.reason == Reason::RemoteUnavailable => EventType::Warning,
+            _ if readiness.reason.needs_attention()
+                || readiness.reason == Reason::RemoteUnavailable =>
+            {
+                EventType::Warning
+            }
             _ => EventType::Normal,
         };
-        publish(ctx, object, kind, readiness.reason.as_str(), &readiness.message).await;
+        publish(
+            ctx,
+            object,
+            kind,
+            readiness.reason.as_str(),
+            &readiness.message,
+        )
+        .await;
     }
     Ok(())
 }
 
 /// An Event on `object`. A failure to record one is logged, never fatal.
-pub async fn publish<K: Managed>(ctx: &Context, object: &K, kind: EventType, reason: &str, note: &str) {
+pub async fn publish<K: Managed>(
+    ctx: &Context,
+    object: &K,
+    kind: EventType,
+    reason: &str,
+    note: &str,
+) {
     let event = Event {
         type_: kind,
         reason: reason.into(),
@@ -148,10 +201,19 @@ pub async fn remove_finalizer<K: Managed>(ctx: &Context, object: &K) -> Result<(
     }
 }
 
-async fn json_patch<K: Managed>(ctx: &Context, object: &K, patch: serde_json::Value) -> Result<(), Error> {
-    let patch: json_patch::Patch = serde_json::from_value(patch).map_err(|e| Error::Kube(kube::Error::SerdeError(e)))?;
+async fn json_patch<K: Managed>(
+    ctx: &Context,
+    object: &K,
+    patch: serde_json::Value,
+) -> Result<(), Error> {
+    let patch: json_patch::Patch =
+        serde_json::from_value(patch).map_err(|e| Error::Kube(kube::Error::SerdeError(e)))?;
     api(ctx, object)
-        .patch(&object.name_any(), &PatchParams::default(), &Patch::<()>::Json(patch))
+        .patch(
+            &object.name_any(),
+            &PatchParams::default(),
+            &Patch::<()>::Json(patch),
+        )
         .await
         .map(drop)
         .map_err(Error::Kube)

@@ -15,7 +15,9 @@ use super::condition::{READY, Readiness};
 use super::context::Context;
 use super::error::Error;
 use super::plan::{DesiredPassword, UserPlan, check_password_length, password_hash, plan_user};
-use super::status::{Managed, add_finalizer, commit, has_finalizer, object_key, publish, remove_finalizer};
+use super::status::{
+    Managed, add_finalizer, commit, has_finalizer, object_key, publish, remove_finalizer,
+};
 use super::{CREATE_MAX_AGE, FORCED_MAX_AGE, paused, resync_request};
 use crate::admin_api::{ApiError, Credentials, Deleted, ErrorClass, NewUser, User, UserPatch};
 use crate::crd::{Customer, CustomerUser, CustomerUserStatus, DeletionPolicy};
@@ -36,7 +38,8 @@ pub async fn reconcile(user: Arc<CustomerUser>, ctx: Arc<Context>) -> Result<Act
     } else {
         apply(&user, &ctx).await
     };
-    ctx.metrics.reconciled(CustomerUser::KIND, started.elapsed());
+    ctx.metrics
+        .reconciled(CustomerUser::KIND, started.elapsed());
     result
 }
 
@@ -50,7 +53,11 @@ async fn apply(user: &CustomerUser, ctx: &Context) -> Result<Action, Error> {
     super::finish(ctx, user, status, outcome).await
 }
 
-async fn sync(user: &CustomerUser, ctx: &Context, status: &mut CustomerUserStatus) -> Result<Readiness, Error> {
+async fn sync(
+    user: &CustomerUser,
+    ctx: &Context,
+    status: &mut CustomerUserStatus,
+) -> Result<Readiness, Error> {
     let target = target(ctx, user, false).await?;
     status.customer_id = Some(target.customer_id.clone());
     status.project_id = Some(target.credentials.project_id.clone());
@@ -66,7 +73,14 @@ async fn sync(user: &CustomerUser, ctx: &Context, status: &mut CustomerUserStatu
     status.last_resync = resync.or(status.last_resync.take());
     let mut remote = observed.get(&email_key(&user.spec.email)).cloned();
     if remote.is_none() && status.user_id.is_some() {
-        publish(ctx, user, EventType::Warning, "RemoteMissing", "the remote user is gone; creating it again").await;
+        publish(
+            ctx,
+            user,
+            EventType::Warning,
+            "RemoteMissing",
+            "the remote user is gone; creating it again",
+        )
+        .await;
     }
     // Create (names, password), then at most one update (e.g. `enabled: false`, or the password
     // of an adopted user, whose current password is unknown).
@@ -78,7 +92,9 @@ async fn sync(user: &CustomerUser, ctx: &Context, status: &mut CustomerUserStatu
             UserPlan::InSync => break,
             UserPlan::Create(body) => create(ctx, user, &target, body).await?,
             UserPlan::Update(patch) => {
-                let current = remote.clone().ok_or_else(|| Error::Api(ApiError::Decode("no user to update".into())))?;
+                let current = remote
+                    .clone()
+                    .ok_or_else(|| Error::Api(ApiError::Decode("no user to update".into())))?;
                 update(ctx, user, &target, current, patch).await?
             }
         };
@@ -93,33 +109,71 @@ async fn sync(user: &CustomerUser, ctx: &Context, status: &mut CustomerUserStatu
             }
         }
     }
-    let remote = remote.ok_or_else(|| Error::Api(ApiError::Decode("no user after create".into())))?;
+    let remote =
+        remote.ok_or_else(|| Error::Api(ApiError::Decode("no user after create".into())))?;
     status.user_id = Some(remote.id.clone());
     status.email_verified = Some(remote.email_verified);
     if password.is_none() {
         status.password_hash = None;
     }
-    Ok(Readiness::ready(format!("user is in sync in customer {:?}", target.customer_id)))
+    Ok(Readiness::ready(format!(
+        "user is in sync in customer {:?}",
+        target.customer_id
+    )))
 }
 
 /// The returned flag is true when an existing user was adopted rather than created.
-async fn create(ctx: &Context, user: &CustomerUser, target: &Target, body: NewUser) -> Result<(User, bool), Error> {
+async fn create(
+    ctx: &Context,
+    user: &CustomerUser,
+    target: &Target,
+    body: NewUser,
+) -> Result<(User, bool), Error> {
     let project = &target.credentials.project_id;
     let fresh = observe(ctx, target, Some(CREATE_MAX_AGE)).await?;
     if let Some(found) = fresh.get(&email_key(&body.email)) {
-        publish(ctx, user, EventType::Normal, "Adopted", "adopted the existing remote user").await;
+        publish(
+            ctx,
+            user,
+            EventType::Normal,
+            "Adopted",
+            "adopted the existing remote user",
+        )
+        .await;
         return Ok((found.clone(), true));
     }
-    match ctx.admin.create_user(&target.credentials, &target.customer_id, &body).await {
+    match ctx
+        .admin
+        .create_user(&target.credentials, &target.customer_id, &body)
+        .await
+    {
         Ok(created) => {
-            ctx.snapshots.record_user(project, &target.customer_id, created.clone());
-            publish(ctx, user, EventType::Normal, "Created", "created the remote user").await;
+            ctx.snapshots
+                .record_user(project, &target.customer_id, created.clone());
+            publish(
+                ctx,
+                user,
+                EventType::Normal,
+                "Created",
+                "created the remote user",
+            )
+            .await;
             Ok((created, false))
         }
         Err(ApiError::Conflict { message }) => {
             let fresh = observe(ctx, target, Some(Duration::ZERO)).await?;
-            let found = fresh.get(&email_key(&body.email)).cloned().ok_or(Error::Api(ApiError::Conflict { message }))?;
-            publish(ctx, user, EventType::Normal, "Adopted", "adopted the existing remote user").await;
+            let found = fresh
+                .get(&email_key(&body.email))
+                .cloned()
+                .ok_or(Error::Api(ApiError::Conflict { message }))?;
+            publish(
+                ctx,
+                user,
+                EventType::Normal,
+                "Adopted",
+                "adopted the existing remote user",
+            )
+            .await;
             Ok((found, true))
         }
         Err(error) => {
@@ -131,22 +185,48 @@ async fn create(ctx: &Context, user: &CustomerUser, target: &Target, body: NewUs
     }
 }
 
-async fn update(ctx: &Context, user: &CustomerUser, target: &Target, current: User, patch: UserPatch) -> Result<(User, bool), Error> {
+async fn update(
+    ctx: &Context,
+    user: &CustomerUser,
+    target: &Target,
+    current: User,
+    patch: UserPatch,
+) -> Result<(User, bool), Error> {
     let project = &target.credentials.project_id;
-    match ctx.admin.update_user(&target.credentials, &target.customer_id, &current.id, &patch).await {
+    match ctx
+        .admin
+        .update_user(
+            &target.credentials,
+            &target.customer_id,
+            &current.id,
+            &patch,
+        )
+        .await
+    {
         Ok(server_view) => {
             let updated = server_view.unwrap_or_else(|| User {
-                first_name: patch.first_name.clone().unwrap_or(current.first_name.clone()),
+                first_name: patch
+                    .first_name
+                    .clone()
+                    .unwrap_or(current.first_name.clone()),
                 last_name: patch.last_name.clone().unwrap_or(current.last_name.clone()),
                 enabled: patch.enabled.unwrap_or(current.enabled),
                 ..current
             });
-            ctx.snapshots.record_user(project, &target.customer_id, updated.clone());
-            let drift = user.status.as_ref().and_then(|s| s.observed_generation) == user.metadata.generation
+            ctx.snapshots
+                .record_user(project, &target.customer_id, updated.clone());
+            let drift = user.status.as_ref().and_then(|s| s.observed_generation)
+                == user.metadata.generation
                 && patch.password.is_none();
             let (reason, note) = match (drift, patch.password.is_some()) {
-                (true, _) => ("DriftReverted", "reverted a change made outside Kubernetes to the remote user"),
-                (false, true) => ("PasswordSet", "applied the password from the password Secret"),
+                (true, _) => (
+                    "DriftReverted",
+                    "reverted a change made outside Kubernetes to the remote user",
+                ),
+                (false, true) => (
+                    "PasswordSet",
+                    "applied the password from the password Secret",
+                ),
                 (false, false) => ("Updated", "updated the remote user to the spec"),
             };
             publish(ctx, user, EventType::Normal, reason, note).await;
@@ -181,11 +261,18 @@ async fn desired_password(
         return Ok(None);
     };
     let namespace = user.namespace().unwrap_or_default();
-    let password = ctx.secrets.password(&namespace, &reference.name, &reference.key).await?;
+    let password = ctx
+        .secrets
+        .password(&namespace, &reference.name, &reference.key)
+        .await?;
     check_password_length(&password).map_err(Error::InvalidPassword)?;
     let hash = password_hash(&user.uid().unwrap_or_default(), &password);
     let applied = status.password_hash.as_deref() == Some(hash.as_str());
-    Ok(Some(DesiredPassword { password, hash, applied }))
+    Ok(Some(DesiredPassword {
+        password,
+        hash,
+        applied,
+    }))
 }
 
 async fn target(ctx: &Context, user: &CustomerUser, for_cleanup: bool) -> Result<Target, Error> {
@@ -195,46 +282,95 @@ async fn target(ctx: &Context, user: &CustomerUser, for_cleanup: bool) -> Result
             let customer = ctx
                 .customers
                 .get(&ObjectRef::<Customer>::new(&reference.name).within(&namespace))
-                .ok_or_else(|| Error::CustomerNotReady(format!("Customer {namespace}/{} not found", reference.name)))?;
+                .ok_or_else(|| {
+                    Error::CustomerNotReady(format!(
+                        "Customer {namespace}/{} not found",
+                        reference.name
+                    ))
+                })?;
             if !for_cleanup {
                 customer_ready(&customer)?;
             }
-            let customer_id = customer.status.as_ref().and_then(|s| s.customer_id.clone()).unwrap_or_else(|| customer.customer_id());
-            (customer.spec.credentials_secret_ref.as_ref().map(|r| r.name.clone()), customer_id)
+            let customer_id = customer
+                .status
+                .as_ref()
+                .and_then(|s| s.customer_id.clone())
+                .unwrap_or_else(|| customer.customer_id());
+            (
+                customer
+                    .spec
+                    .credentials_secret_ref
+                    .as_ref()
+                    .map(|r| r.name.clone()),
+                customer_id,
+            )
         }
-        (None, Some(customer_id)) => (user.spec.credentials_secret_ref.as_ref().map(|r| r.name.clone()), customer_id.clone()),
+        (None, Some(customer_id)) => (
+            user.spec
+                .credentials_secret_ref
+                .as_ref()
+                .map(|r| r.name.clone()),
+            customer_id.clone(),
+        ),
         (None, None) => return Err(Error::InvalidSpec("set customerRef or customerId".into())),
     };
-    let secret = ctx.secrets.credentials_secret(&namespace, secret_name.as_deref())?;
+    let secret = ctx
+        .secrets
+        .credentials_secret(&namespace, secret_name.as_deref())?;
     let credentials = if for_cleanup {
         ctx.secrets.credentials_for_cleanup(&secret).await?
     } else {
         ctx.secrets.credentials(&secret).await?
     };
-    Ok(Target { credentials, customer_id })
+    Ok(Target {
+        credentials,
+        customer_id,
+    })
 }
 
 /// A user waits until its Customer is Ready for its current spec.
 fn customer_ready(customer: &Customer) -> Result<(), Error> {
     let name = customer.name_any();
     if customer.metadata.deletion_timestamp.is_some() {
-        return Err(Error::CustomerNotReady(format!("Customer {name} is being deleted")));
+        return Err(Error::CustomerNotReady(format!(
+            "Customer {name} is being deleted"
+        )));
     }
-    let ready = customer.status.as_ref().and_then(|s| s.conditions.iter().find(|c| c.type_ == READY));
+    let ready = customer
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == READY));
     match ready {
-        Some(c) if c.status == "True" && c.observed_generation == customer.metadata.generation => Ok(()),
-        Some(c) => Err(Error::CustomerNotReady(format!("Customer {name} is not Ready ({}): {}", c.reason, c.message))),
-        None => Err(Error::CustomerNotReady(format!("Customer {name} is not Ready yet"))),
+        Some(c) if c.status == "True" && c.observed_generation == customer.metadata.generation => {
+            Ok(())
+        }
+        Some(c) => Err(Error::CustomerNotReady(format!(
+            "Customer {name} is not Ready ({}): {}",
+            c.reason, c.message
+        ))),
+        None => Err(Error::CustomerNotReady(format!(
+            "Customer {name} is not Ready yet"
+        ))),
     }
 }
 
-async fn observe(ctx: &Context, target: &Target, max_age: Option<Duration>) -> Result<Arc<UserMap>, Error> {
+async fn observe(
+    ctx: &Context,
+    target: &Target,
+    max_age: Option<Duration>,
+) -> Result<Arc<UserMap>, Error> {
     ctx.snapshots
-        .users(&ctx.admin, &target.credentials, &target.customer_id, max_age)
+        .users(
+            &ctx.admin,
+            &target.credentials,
+            &target.customer_id,
+            max_age,
+        )
         .await
         .map_err(|error| match error {
             ApiError::NotFound { message } => {
-                ctx.snapshots.invalidate_customers(&target.credentials.project_id);
+                ctx.snapshots
+                    .invalidate_customers(&target.credentials.project_id);
                 Error::CustomerNotReady(format!(
                     "customer {:?} not found in the Admin API ({message})",
                     target.customer_id
@@ -249,7 +385,14 @@ async fn cleanup(user: &CustomerUser, ctx: &Context) -> Result<Action, Error> {
         return Ok(Action::await_change());
     }
     if user.spec.deletion_policy == DeletionPolicy::Orphan {
-        publish(ctx, user, EventType::Normal, "Orphaned", "left the remote user in place (deletionPolicy Orphan)").await;
+        publish(
+            ctx,
+            user,
+            EventType::Normal,
+            "Orphaned",
+            "left the remote user in place (deletionPolicy Orphan)",
+        )
+        .await;
         return release(ctx, user).await;
     }
     match delete_remote(ctx, user).await {
@@ -257,7 +400,10 @@ async fn cleanup(user: &CustomerUser, ctx: &Context) -> Result<Action, Error> {
         Err(error) => {
             let mut status = user.status.clone().unwrap_or_default();
             status.observed_generation = user.metadata.generation;
-            let readiness = Readiness::not_ready(error.reason(), format!("cannot delete the remote user: {error}"));
+            let readiness = Readiness::not_ready(
+                error.reason(),
+                format!("cannot delete the remote user: {error}"),
+            );
             commit(ctx, user, status, &readiness).await?;
             Ok(ctx.next_action(&object_key(user), Some(error.retry())))
         }
@@ -283,14 +429,30 @@ async fn delete_remote(ctx: &Context, user: &CustomerUser) -> Result<(), Error> 
         Err(error) => return Err(error),
     };
     let recorded = user.status.as_ref().and_then(|s| s.user_id.clone());
-    let found = users.get(&email_key(&user.spec.email)).map(|u| u.id.clone());
+    let found = users
+        .get(&email_key(&user.spec.email))
+        .map(|u| u.id.clone());
     let Some(user_id) = found.or(recorded) else {
         return Ok(());
     };
-    let deleted = ctx.admin.delete_user(&target.credentials, &target.customer_id, &user_id).await?;
-    ctx.snapshots.forget_user(&target.credentials.project_id, &target.customer_id, &user.spec.email);
+    let deleted = ctx
+        .admin
+        .delete_user(&target.credentials, &target.customer_id, &user_id)
+        .await?;
+    ctx.snapshots.forget_user(
+        &target.credentials.project_id,
+        &target.customer_id,
+        &user.spec.email,
+    );
     if deleted == Deleted::Removed {
-        publish(ctx, user, EventType::Normal, "Deleted", "deleted the remote user").await;
+        publish(
+            ctx,
+            user,
+            EventType::Normal,
+            "Deleted",
+            "deleted the remote user",
+        )
+        .await;
     }
     Ok(())
 }

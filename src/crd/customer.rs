@@ -118,6 +118,9 @@ pub struct CustomerStatus {
 impl Customer {
     /// The remote key: `spec.customerId`, else the resource's name.
     pub fn customer_id(&self) -> String {
-        self.spec.customer_id.clone().unwrap_or_else(|| self.metadata.name.clone().unwrap_or_default())
+        self.spec
+            .customer_id
+            .clone()
+            .unwrap_or_else(|| self.metadata.name.clone().unwrap_or_default())
     }
 }

@@ -29,8 +29,18 @@ static CRDS: Once = Once::new();
 fn install_crds() {
     CRDS.call_once(|| {
         let crds = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("crds");
-        let applied = control_plane().kubectl(["apply", "--server-side", "--force-conflicts", "-f", crds.to_str().unwrap_or_default()]);
-        assert!(applied.status.success(), "kubectl apply crds: {}", String::from_utf8_lossy(&applied.stderr));
+        let applied = control_plane().kubectl([
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            crds.to_str().unwrap_or_default(),
+        ]);
+        assert!(
+            applied.status.success(),
+            "kubectl apply crds: {}",
+            String::from_utf8_lossy(&applied.stderr)
+        );
         let established = control_plane().kubectl([
             "wait",
             "--for=condition=Established",
@@ -65,10 +75,15 @@ impl Env {
         install_crds();
         let ns = support::namespace(prefix).await;
         let project = format!("project-{}", ns.name());
-        let config = sim.project(&project).account(ADMIN_EMAIL, ADMIN_PASSWORD, Role::Admin);
-        let sim = corti_operator::sim::Simulator::bind(config, "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!()))
-            .await
-            .expect("the simulator starts");
+        let config = sim
+            .project(&project)
+            .account(ADMIN_EMAIL, ADMIN_PASSWORD, Role::Admin);
+        let sim = corti_operator::sim::Simulator::bind(
+            config,
+            "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!()),
+        )
+        .await
+        .expect("the simulator starts");
         let client = control_plane().client().await;
         let log = log_dir().join(format!("{}-operator.log", ns.name()));
         let mut env = Env {
@@ -81,7 +96,8 @@ impl Env {
             kubeconfig: operator_kubeconfig(),
             log,
         };
-        env.put_credentials(CREDENTIALS, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        env.put_credentials(CREDENTIALS, ADMIN_EMAIL, ADMIN_PASSWORD)
+            .await;
         env.start_operator();
         env
     }
@@ -91,7 +107,11 @@ impl Env {
     }
 
     pub fn start_operator(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("operator log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("operator log");
         // Test defaults, each overridable by a flag in `extra_args`.
         let defaults = [
             ("--resync-period", "3s"),
@@ -100,7 +120,11 @@ impl Env {
             ("--admin-api-timeout", "3s"),
             ("--admin-api-rate-limit", "0"),
         ];
-        let mut args = vec!["run".to_string(), "--admin-api-url".into(), self.sim.base_url.clone()];
+        let mut args = vec![
+            "run".to_string(),
+            "--admin-api-url".into(),
+            self.sim.base_url.clone(),
+        ];
         args.extend(["--namespaces".to_string(), self.ns.name().to_string()]);
         for (flag, value) in defaults {
             if !self.extra_args.iter().any(|a| a == flag) {
@@ -137,7 +161,11 @@ impl Env {
     }
 
     pub async fn put_credentials(&self, name: &str, email: &str, password: &str) {
-        self.put_secret(name, json!({ "email": email, "password": password, "projectId": self.project })).await;
+        self.put_secret(
+            name,
+            json!({ "email": email, "password": password, "projectId": self.project }),
+        )
+        .await;
     }
 
     /// Creates or replaces a Secret with these string values.
@@ -152,10 +180,16 @@ impl Env {
             Some(existing) => {
                 let mut secret = secret;
                 secret.metadata.resource_version = existing.resource_version();
-                secrets.replace(name, &PostParams::default(), &secret).await.expect("replace Secret");
+                secrets
+                    .replace(name, &PostParams::default(), &secret)
+                    .await
+                    .expect("replace Secret");
             }
             None => {
-                secrets.create(&PostParams::default(), &secret).await.expect("create Secret");
+                secrets
+                    .create(&PostParams::default(), &secret)
+                    .await
+                    .expect("create Secret");
             }
         }
     }
@@ -165,7 +199,10 @@ impl Env {
         let customer: Customer =
             serde_json::from_value(json!({ "apiVersion": "admin.corti.app/v1alpha1", "kind": "Customer", "metadata": { "name": name }, "spec": spec }))
                 .expect("a Customer");
-        self.customers().create(&PostParams::default(), &customer).await.expect("create Customer")
+        self.customers()
+            .create(&PostParams::default(), &customer)
+            .await
+            .expect("create Customer")
     }
 
     /// Creates a CustomerUser from the `spec` JSON.
@@ -174,7 +211,10 @@ impl Env {
             json!({ "apiVersion": "admin.corti.app/v1alpha1", "kind": "CustomerUser", "metadata": { "name": name }, "spec": spec }),
         )
         .expect("a CustomerUser");
-        self.users().create(&PostParams::default(), &user).await.expect("create CustomerUser")
+        self.users()
+            .create(&PostParams::default(), &user)
+            .await
+            .expect("create CustomerUser")
     }
 
     /// Merge-patches a resource's spec (or metadata) with `patch`.
@@ -182,7 +222,13 @@ impl Env {
     where
         K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
     {
-        api.patch(name, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch)).await.expect("patch")
+        api.patch(
+            name,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .expect("patch")
     }
 
     /// Waits until `Ready` has `status` and `reason` for the current generation.
@@ -190,9 +236,14 @@ impl Env {
     where
         K: Resource + Clone + DeserializeOwned + std::fmt::Debug + serde::Serialize,
     {
-        let what = format!("{name} Ready={status} ({reason}); operator log: {}", self.log.display());
+        let what = format!(
+            "{name} Ready={status} ({reason}); operator log: {}",
+            self.log.display()
+        );
         eventually(&what, WAIT, || async {
-            let Ok(Some(object)) = api.get_opt(name).await else { return false };
+            let Ok(Some(object)) = api.get_opt(name).await else {
+                return false;
+            };
             ready_is(&object, status, reason)
         })
         .await;
@@ -204,14 +255,19 @@ impl Env {
         K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
     {
         let what = format!("{name} to be deleted; operator log: {}", self.log.display());
-        eventually(&what, WAIT, || async { matches!(api.get_opt(name).await, Ok(None)) }).await;
+        eventually(&what, WAIT, || async {
+            matches!(api.get_opt(name).await, Ok(None))
+        })
+        .await;
     }
 
     pub async fn delete<K>(&self, api: &Api<K>, name: &str)
     where
         K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
     {
-        api.delete(name, &DeleteParams::default()).await.expect("delete");
+        api.delete(name, &DeleteParams::default())
+            .await
+            .expect("delete");
     }
 
     /// The simulator's customers of this test's project.
@@ -227,16 +283,26 @@ impl Env {
     }
 
     pub fn remote_customer(&self, customer_id: &str) -> Option<StoredCustomer> {
-        self.remote_customers().into_iter().find(|c| c.customer.customer_id == customer_id)
+        self.remote_customers()
+            .into_iter()
+            .find(|c| c.customer.customer_id == customer_id)
     }
 
     pub fn remote_users(&self, customer_id: &str) -> Vec<StoredUser> {
-        self.remote_customer(customer_id).map(|c| c.users).unwrap_or_default()
+        self.remote_customer(customer_id)
+            .map(|c| c.users)
+            .unwrap_or_default()
     }
 
     /// Calls the simulator counted for `method` and path template (all statuses).
     pub fn calls(&self, method: &str, path: &str) -> u64 {
-        self.sim.sim.calls().iter().filter(|c| c.method == method && c.path == path).map(|c| c.count).sum()
+        self.sim
+            .sim
+            .calls()
+            .iter()
+            .filter(|c| c.method == method && c.path == path)
+            .map(|c| c.count)
+            .sum()
     }
 
     /// Deletes every Customer and CustomerUser and waits until the operator released them, then
@@ -244,11 +310,23 @@ impl Env {
     pub async fn finish(mut self) {
         let users = self.users();
         let customers = self.customers();
-        let _ = users.delete_collection(&DeleteParams::default(), &ListParams::default()).await;
-        let _ = customers.delete_collection(&DeleteParams::default(), &ListParams::default()).await;
+        let _ = users
+            .delete_collection(&DeleteParams::default(), &ListParams::default())
+            .await;
+        let _ = customers
+            .delete_collection(&DeleteParams::default(), &ListParams::default())
+            .await;
         eventually("all resources released", WAIT, || async {
-            let users_left = users.list(&ListParams::default()).await.map(|l| l.items.len()).unwrap_or(1);
-            let customers_left = customers.list(&ListParams::default()).await.map(|l| l.items.len()).unwrap_or(1);
+            let users_left = users
+                .list(&ListParams::default())
+                .await
+                .map(|l| l.items.len())
+                .unwrap_or(1);
+            let customers_left = customers
+                .list(&ListParams::default())
+                .await
+                .map(|l| l.items.len())
+                .unwrap_or(1);
             users_left + customers_left == 0
         })
         .await;
@@ -260,11 +338,16 @@ impl Env {
 pub fn ready_is<K: Resource + serde::Serialize>(object: &K, status: &str, reason: &str) -> bool {
     let value = serde_json::to_value(object).unwrap_or_default();
     let generation = value["metadata"]["generation"].as_i64();
-    value["status"]["conditions"].as_array().is_some_and(|conditions| {
-        conditions.iter().any(|c| {
-            c["type"] == "Ready" && c["status"] == status && c["reason"] == reason && c["observedGeneration"].as_i64() == generation
+    value["status"]["conditions"]
+        .as_array()
+        .is_some_and(|conditions| {
+            conditions.iter().any(|c| {
+                c["type"] == "Ready"
+                    && c["status"] == status
+                    && c["reason"] == reason
+                    && c["observedGeneration"].as_i64() == generation
+            })
         })
-    })
 }
 
 /// The `Ready` condition's message.
