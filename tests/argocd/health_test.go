@@ -22,7 +22,7 @@ const (
 	// The operator's closed set of Ready reasons.
 	reasonsSource = "../../src/controller/condition.rs"
 	healthScript  = "../../deploy/argocd/health.lua"
-	configMap    = "../../deploy/argocd/argocd-cm-patch.yaml"
+	configMap     = "../../deploy/argocd/argocd-cm-patch.yaml"
 )
 
 // The kinds the script is registered for, as Argo CD names them in argocd-cm.
