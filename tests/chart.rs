@@ -35,7 +35,9 @@ struct Ran {
 
 impl Ran {
     fn of(command: &mut Command) -> Ran {
-        let output = command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+        let output = command
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
         Ran {
             success: output.status.success(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -45,9 +47,21 @@ impl Ran {
 
     /// Succeeded and said nothing on stderr (where helm and kubectl print warnings).
     fn clean(self, what: &str) -> Ran {
-        assert!(self.success, "{what} failed:\n{}\n{}", self.stdout, self.stderr);
-        assert!(self.stderr.trim().is_empty(), "{what} printed on stderr:\n{}", self.stderr);
-        assert!(!self.stdout.contains("PodSecurity"), "{what} printed a Pod Security warning:\n{}", self.stdout);
+        assert!(
+            self.success,
+            "{what} failed:\n{}\n{}",
+            self.stdout, self.stderr
+        );
+        assert!(
+            self.stderr.trim().is_empty(),
+            "{what} printed on stderr:\n{}",
+            self.stderr
+        );
+        assert!(
+            !self.stdout.contains("PodSecurity"),
+            "{what} printed a Pod Security warning:\n{}",
+            self.stdout
+        );
         self
     }
 }
@@ -63,7 +77,13 @@ fn kubectl(args: &[&str]) -> Ran {
 /// `helm template` of the chart with these extra arguments, as JSON documents.
 fn render(args: &[&str]) -> Vec<Value> {
     let chart = chart();
-    let mut all = vec!["template", "corti", chart.as_str(), "--namespace", "corti-system"];
+    let mut all = vec![
+        "template",
+        "corti",
+        chart.as_str(),
+        "--namespace",
+        "corti-system",
+    ];
     all.extend_from_slice(args);
     let ran = helm(&all).clean(&format!("helm {}", all.join(" ")));
     documents(&ran.stdout)
@@ -72,7 +92,8 @@ fn render(args: &[&str]) -> Vec<Value> {
 fn documents(yaml: &str) -> Vec<Value> {
     serde_yaml::Deserializer::from_str(yaml)
         .map(|document| {
-            let value = <serde_yaml::Value as serde::Deserialize>::deserialize(document).expect("helm renders YAML");
+            let value = <serde_yaml::Value as serde::Deserialize>::deserialize(document)
+                .expect("helm renders YAML");
             serde_json::to_value(value).expect("YAML converts to JSON")
         })
         .filter(|value| !value.is_null())
@@ -82,7 +103,13 @@ fn documents(yaml: &str) -> Vec<Value> {
 fn kinds(documents: &[Value]) -> Vec<String> {
     let mut kinds: Vec<String> = documents
         .iter()
-        .map(|d| format!("{}/{}", d["kind"].as_str().unwrap_or("?"), d["metadata"]["name"].as_str().unwrap_or("?")))
+        .map(|d| {
+            format!(
+                "{}/{}",
+                d["kind"].as_str().unwrap_or("?"),
+                d["metadata"]["name"].as_str().unwrap_or("?")
+            )
+        })
         .collect();
     kinds.sort();
     kinds
@@ -92,7 +119,9 @@ fn find<'a>(documents: &'a [Value], kind: &str, name: &str, namespace: Option<&s
     documents
         .iter()
         .find(|d| {
-            d["kind"] == kind && d["metadata"]["name"] == name && namespace.is_none_or(|ns| d["metadata"]["namespace"] == ns)
+            d["kind"] == kind
+                && d["metadata"]["name"] == name
+                && namespace.is_none_or(|ns| d["metadata"]["namespace"] == ns)
         })
         .unwrap_or_else(|| panic!("no {kind} {name} in {:?}", kinds(documents)))
 }
@@ -112,7 +141,8 @@ fn install_crds() {
     static CRDS: Once = Once::new();
     CRDS.call_once(|| {
         let crds = repo().join("crds").display().to_string();
-        kubectl(&["apply", "--server-side", "--force-conflicts", "-f", &crds]).clean("kubectl apply crds/");
+        kubectl(&["apply", "--server-side", "--force-conflicts", "-f", &crds])
+            .clean("kubectl apply crds/");
         kubectl(&[
             "wait",
             "--for=condition=Established",
@@ -126,7 +156,10 @@ fn install_crds() {
 
 /// A release name unique in the cluster (its ClusterRole is named after it).
 fn release_name(namespace: &TestNamespace) -> String {
-    format!("co-{}", namespace.name().rsplit('-').next().unwrap_or_default())
+    format!(
+        "co-{}",
+        namespace.name().rsplit('-').next().unwrap_or_default()
+    )
 }
 
 /// Helm's view of a release, uninstalled when dropped (a failing test leaves no cluster-wide RBAC).
@@ -142,20 +175,35 @@ impl Release {
         let mut args = vec!["install", name, chart.as_str(), "--namespace", namespace];
         args.extend_from_slice(values);
         let ran = helm(&args);
-        let release = Release { name: name.to_owned(), namespace: namespace.to_owned(), installed: ran.success };
+        let release = Release {
+            name: name.to_owned(),
+            namespace: namespace.to_owned(),
+            installed: ran.success,
+        };
         (release, ran)
     }
 
     fn upgrade(&self, values: &[&str]) -> Ran {
         let chart = chart();
-        let mut args = vec!["upgrade", self.name.as_str(), chart.as_str(), "--namespace", self.namespace.as_str()];
+        let mut args = vec![
+            "upgrade",
+            self.name.as_str(),
+            chart.as_str(),
+            "--namespace",
+            self.namespace.as_str(),
+        ];
         args.extend_from_slice(values);
         helm(&args)
     }
 
     fn uninstall(mut self) -> Ran {
         self.installed = false;
-        helm(&["uninstall", self.name.as_str(), "--namespace", self.namespace.as_str()])
+        helm(&[
+            "uninstall",
+            self.name.as_str(),
+            "--namespace",
+            self.namespace.as_str(),
+        ])
     }
 
     fn fullname(&self) -> String {
@@ -163,14 +211,23 @@ impl Release {
     }
 
     fn service_account(&self) -> String {
-        format!("system:serviceaccount:{}:{}", self.namespace, self.fullname())
+        format!(
+            "system:serviceaccount:{}:{}",
+            self.namespace,
+            self.fullname()
+        )
     }
 }
 
 impl Drop for Release {
     fn drop(&mut self) {
         if self.installed {
-            let _ = helm(&["uninstall", self.name.as_str(), "--namespace", self.namespace.as_str()]);
+            let _ = helm(&[
+                "uninstall",
+                self.name.as_str(),
+                "--namespace",
+                self.namespace.as_str(),
+            ]);
         }
     }
 }
@@ -203,7 +260,9 @@ fn can_i(user: &str, verb: &str, resource: &str, namespace: Option<&str>) -> boo
 fn assert_access(user: &str, expectations: &[(&str, &str, Option<&str>, bool)]) {
     let wrong: Vec<String> = expectations
         .iter()
-        .filter(|(verb, resource, namespace, allowed)| can_i(user, verb, resource, *namespace) != *allowed)
+        .filter(|(verb, resource, namespace, allowed)| {
+            can_i(user, verb, resource, *namespace) != *allowed
+        })
         .map(|(verb, resource, namespace, allowed)| {
             format!(
                 "{user} {} {verb} {resource} in {}",
@@ -212,7 +271,11 @@ fn assert_access(user: &str, expectations: &[(&str, &str, Option<&str>, bool)]) 
             )
         })
         .collect();
-    assert!(wrong.is_empty(), "RBAC differs from the chart's promise:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "RBAC differs from the chart's promise:\n{}",
+        wrong.join("\n")
+    );
 }
 
 fn read(path: &Path) -> Vec<u8> {
@@ -222,7 +285,13 @@ fn read(path: &Path) -> Vec<u8> {
 fn file_names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.expect("a directory entry").file_name().to_string_lossy().into_owned())
+        .map(|entry| {
+            entry
+                .expect("a directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     names.sort();
     names
@@ -232,10 +301,21 @@ fn file_names(dir: &Path) -> Vec<String> {
 fn chart_and_deploy_crds_are_the_generated_ones() {
     let generated = repo().join("crds");
     let names = file_names(&generated);
-    assert_eq!(names, ["customers.admin.corti.app.yaml", "customerusers.admin.corti.app.yaml"]);
+    assert_eq!(
+        names,
+        [
+            "customers.admin.corti.app.yaml",
+            "customerusers.admin.corti.app.yaml"
+        ]
+    );
     for copy in ["charts/corti-operator/crds", "deploy/crds"] {
         let copy = repo().join(copy);
-        assert_eq!(file_names(&copy), names, "{} has other files than crds/ (run deploy/render)", copy.display());
+        assert_eq!(
+            file_names(&copy),
+            names,
+            "{} has other files than crds/ (run deploy/render)",
+            copy.display()
+        );
         for name in &names {
             assert!(
                 read(&generated.join(name)) == read(&copy.join(name)),
@@ -249,13 +329,27 @@ fn chart_and_deploy_crds_are_the_generated_ones() {
 #[test]
 fn plain_manifests_are_rendered_from_the_chart() {
     let helm = control_plane().bin_dir().join("helm");
-    let ran = Ran::of(Command::new(repo().join("deploy/render")).arg("--check").env("HELM", helm));
-    assert!(ran.success, "deploy/render --check:\n{}{}", ran.stdout, ran.stderr);
-    let kustomization = String::from_utf8(read(&repo().join("deploy/kustomization.yaml"))).expect("UTF-8");
-    for resource in
-        ["crds/customers.admin.corti.app.yaml", "crds/customerusers.admin.corti.app.yaml", "manifests/corti-operator.yaml"]
-    {
-        assert!(kustomization.contains(&format!("- {resource}")), "deploy/kustomization.yaml lacks {resource}");
+    let ran = Ran::of(
+        Command::new(repo().join("deploy/render"))
+            .arg("--check")
+            .env("HELM", helm),
+    );
+    assert!(
+        ran.success,
+        "deploy/render --check:\n{}{}",
+        ran.stdout, ran.stderr
+    );
+    let kustomization =
+        String::from_utf8(read(&repo().join("deploy/kustomization.yaml"))).expect("UTF-8");
+    for resource in [
+        "crds/customers.admin.corti.app.yaml",
+        "crds/customerusers.admin.corti.app.yaml",
+        "manifests/corti-operator.yaml",
+    ] {
+        assert!(
+            kustomization.contains(&format!("- {resource}")),
+            "deploy/kustomization.yaml lacks {resource}"
+        );
     }
 }
 
@@ -264,8 +358,20 @@ fn helm_lint_is_clean() {
     let chart = chart();
     let value_sets: [&[&str]; 4] = [
         &[],
-        &["--set", "watchNamespaces={tenants}", "--set", "defaultCredentialsSecret.name=corti-admin"],
-        &["--set", "watchNamespaces={a,b}", "--set", "replicas=3", "--set", "serviceMonitor.enabled=true"],
+        &[
+            "--set",
+            "watchNamespaces={tenants}",
+            "--set",
+            "defaultCredentialsSecret.name=corti-admin",
+        ],
+        &[
+            "--set",
+            "watchNamespaces={a,b}",
+            "--set",
+            "replicas=3",
+            "--set",
+            "serviceMonitor.enabled=true",
+        ],
         &[
             "--set",
             "defaultCredentialsSecret.name=corti-admin,defaultCredentialsSecret.create=true",
@@ -277,7 +383,13 @@ fn helm_lint_is_clean() {
         let mut args = vec!["lint", "--strict", chart.as_str()];
         args.extend_from_slice(values);
         let ran = helm(&args);
-        assert!(ran.success, "helm {}:\n{}{}", args.join(" "), ran.stdout, ran.stderr);
+        assert!(
+            ran.success,
+            "helm {}:\n{}{}",
+            args.join(" "),
+            ran.stdout,
+            ran.stderr
+        );
         assert!(
             !ran.stdout.contains("[WARNING]") && !ran.stdout.contains("[ERROR]"),
             "helm {}:\n{}",
@@ -301,9 +413,17 @@ fn helm_template_renders_each_rbac_shape() {
             "ServiceAccount/corti-corti-operator",
         ]
     );
-    let deployment = find(&docs, "Deployment", "corti-corti-operator", Some("corti-system"));
+    let deployment = find(
+        &docs,
+        "Deployment",
+        "corti-corti-operator",
+        Some("corti-system"),
+    );
     assert_eq!(deployment["spec"]["strategy"]["type"], "Recreate");
-    assert_eq!(env_of(deployment, "CORTI_LEADER_ELECTION").as_deref(), Some("false"));
+    assert_eq!(
+        env_of(deployment, "CORTI_LEADER_ELECTION").as_deref(),
+        Some("false")
+    );
     assert_eq!(env_of(deployment, "CORTI_WATCH_NAMESPACES"), None);
     assert_eq!(env_of(deployment, "CORTI_DEFAULT_CREDENTIALS_SECRET"), None);
     let container = &deployment["spec"]["template"]["spec"]["containers"][0];
@@ -312,29 +432,68 @@ fn helm_template_renders_each_rbac_shape() {
     assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
     assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
     assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
-    assert_eq!(container["securityContext"]["capabilities"]["drop"], json!(["ALL"]));
+    assert_eq!(
+        container["securityContext"]["capabilities"]["drop"],
+        json!(["ALL"])
+    );
     let rules = &find(&docs, "ClusterRole", "corti-corti-operator", None)["rules"];
     assert!(
-        rules.as_array().expect("rules").iter().all(|r| !r["verbs"].as_array().expect("verbs").contains(&json!("*"))),
+        rules
+            .as_array()
+            .expect("rules")
+            .iter()
+            .all(|r| !r["verbs"].as_array().expect("verbs").contains(&json!("*"))),
         "no wildcard verbs: {rules}"
     );
 
     // One namespace: a Role there, nothing cluster-wide; a default Secret readable by name only.
-    let docs = render(&["--set", "watchNamespaces={tenants}", "--set", "defaultCredentialsSecret.name=corti-admin"]);
-    assert!(!docs.iter().any(|d| d["kind"] == "ClusterRole" || d["kind"] == "ClusterRoleBinding"), "{:?}", kinds(&docs));
+    let docs = render(&[
+        "--set",
+        "watchNamespaces={tenants}",
+        "--set",
+        "defaultCredentialsSecret.name=corti-admin",
+    ]);
+    assert!(
+        !docs
+            .iter()
+            .any(|d| d["kind"] == "ClusterRole" || d["kind"] == "ClusterRoleBinding"),
+        "{:?}",
+        kinds(&docs)
+    );
     let role = find(&docs, "Role", "corti-corti-operator", Some("tenants"));
-    assert!(role["rules"].to_string().contains("\"watch\""), "the single watched namespace is listed and watched there");
-    let credentials = find(&docs, "Role", "corti-corti-operator-default-credentials", Some("corti-system"));
+    assert!(
+        role["rules"].to_string().contains("\"watch\""),
+        "the single watched namespace is listed and watched there"
+    );
+    let credentials = find(
+        &docs,
+        "Role",
+        "corti-corti-operator-default-credentials",
+        Some("corti-system"),
+    );
     assert_eq!(
         credentials["rules"],
         json!([{ "apiGroups": [""], "resources": ["secrets"], "resourceNames": ["corti-admin"], "verbs": ["get"] }])
     );
     let deployment = find(&docs, "Deployment", "corti-corti-operator", None);
-    assert_eq!(env_of(deployment, "CORTI_WATCH_NAMESPACES").as_deref(), Some("tenants"));
-    assert_eq!(env_of(deployment, "CORTI_DEFAULT_CREDENTIALS_SECRET").as_deref(), Some("corti-system/corti-admin"));
+    assert_eq!(
+        env_of(deployment, "CORTI_WATCH_NAMESPACES").as_deref(),
+        Some("tenants")
+    );
+    assert_eq!(
+        env_of(deployment, "CORTI_DEFAULT_CREDENTIALS_SECRET").as_deref(),
+        Some("corti-system/corti-admin")
+    );
 
     // Several namespaces and replicas: a read-only ClusterRole, a Role in each, leader election.
-    let docs = render(&["--set", "watchNamespaces={a,b}", "--set", "replicas=2", "--set", "serviceMonitor.enabled=true"]);
+    let docs = render(&[
+        "--set",
+        "watchNamespaces={a,b}",
+        "--set",
+        "replicas=2",
+        "--set",
+        "serviceMonitor.enabled=true",
+    ]);
     let cluster_role = find(&docs, "ClusterRole", "corti-corti-operator", None);
     assert_eq!(
         cluster_role["rules"],
@@ -342,14 +501,35 @@ fn helm_template_renders_each_rbac_shape() {
     );
     for namespace in ["a", "b"] {
         find(&docs, "Role", "corti-corti-operator", Some(namespace));
-        find(&docs, "RoleBinding", "corti-corti-operator", Some(namespace));
+        find(
+            &docs,
+            "RoleBinding",
+            "corti-corti-operator",
+            Some(namespace),
+        );
     }
     let deployment = find(&docs, "Deployment", "corti-corti-operator", None);
     assert_eq!(deployment["spec"]["strategy"]["type"], "RollingUpdate");
-    assert_eq!(env_of(deployment, "CORTI_LEADER_ELECTION").as_deref(), Some("true"));
-    assert_eq!(env_of(deployment, "CORTI_LEASE_NAME").as_deref(), Some("corti-corti-operator"));
-    find(&docs, "Role", "corti-corti-operator-leader-election", Some("corti-system"));
-    find(&docs, "ServiceMonitor", "corti-corti-operator", Some("corti-system"));
+    assert_eq!(
+        env_of(deployment, "CORTI_LEADER_ELECTION").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        env_of(deployment, "CORTI_LEASE_NAME").as_deref(),
+        Some("corti-corti-operator")
+    );
+    find(
+        &docs,
+        "Role",
+        "corti-corti-operator-leader-election",
+        Some("corti-system"),
+    );
+    find(
+        &docs,
+        "ServiceMonitor",
+        "corti-corti-operator",
+        Some("corti-system"),
+    );
 }
 
 #[test]
@@ -366,13 +546,24 @@ fn values_schema_rejects_bad_values() {
         (&["--set", "concurrency=0"], "concurrency"),
         (&["--set", "image.pullPolicy=Sometimes"], "pullPolicy"),
         (&["--set", "serviceMonitor.interval=often"], "interval"),
-        (&["--set", "defaultCredentialsSecret.create=true,defaultCredentialsSecret.name=corti-admin"], "defaultCredentialsSecret"),
+        (
+            &[
+                "--set",
+                "defaultCredentialsSecret.create=true,defaultCredentialsSecret.name=corti-admin",
+            ],
+            "defaultCredentialsSecret",
+        ),
     ];
     for (values, path) in bad {
         let mut args = vec!["template", "corti", chart.as_str()];
         args.extend_from_slice(values);
         let ran = helm(&args);
-        assert!(!ran.success, "helm {} should fail:\n{}", args.join(" "), ran.stdout);
+        assert!(
+            !ran.success,
+            "helm {} should fail:\n{}",
+            args.join(" "),
+            ran.stdout
+        );
         assert!(
             ran.stderr.contains("schema") && ran.stderr.contains(path),
             "helm {} should name the schema and {path}:\n{}",
@@ -389,12 +580,21 @@ async fn install_upgrade_uninstall_under_restricted_pod_security() {
     let tenants = namespace("chart-tenants").await;
     let more_tenants = namespace("chart-more").await;
     let elsewhere = namespace("chart-elsewhere").await;
-    let (ns, tenants_ns, more_ns, other_ns) = (operator_ns.name(), tenants.name(), more_tenants.name(), elsewhere.name());
+    let (ns, tenants_ns, more_ns, other_ns) = (
+        operator_ns.name(),
+        tenants.name(),
+        more_tenants.name(),
+        elsewhere.name(),
+    );
 
     // Install with the default values: all namespaces, one replica.
     let (release, ran) = Release::install(&release_name(&operator_ns), ns, &[]);
     let ran = ran.clean("helm install");
-    assert!(ran.stdout.contains("kubectl get corti"), "NOTES say what to do next:\n{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("kubectl get corti"),
+        "NOTES say what to do next:\n{}",
+        ran.stdout
+    );
     let fullname = release.fullname();
     for object in [
         format!("deployment/{fullname}"),
@@ -406,10 +606,23 @@ async fn install_upgrade_uninstall_under_restricted_pod_security() {
         kubectl(&["get", &object, "--namespace", ns]).clean(&format!("kubectl get {object}"));
     }
     // The namespace enforces `restricted`: the ReplicaSet controller's Pod is admitted only if it complies.
-    eventually("the operator's Pod, admitted under restricted", Duration::from_secs(60), || async {
-        let ran = kubectl(&["get", "pods", "--namespace", ns, "-l", "app.kubernetes.io/name=corti-operator", "-o", "name"]);
-        ran.success && !ran.stdout.trim().is_empty()
-    })
+    eventually(
+        "the operator's Pod, admitted under restricted",
+        Duration::from_secs(60),
+        || async {
+            let ran = kubectl(&[
+                "get",
+                "pods",
+                "--namespace",
+                ns,
+                "-l",
+                "app.kubernetes.io/name=corti-operator",
+                "-o",
+                "name",
+            ]);
+            ran.success && !ran.stdout.trim().is_empty()
+        },
+    )
     .await;
 
     let sa = release.service_account();
@@ -425,21 +638,66 @@ async fn install_upgrade_uninstall_under_restricted_pod_security() {
             ("list", "customers.admin.corti.app", None, true),
             ("watch", "customerusers.admin.corti.app", None, true),
             ("patch", "customers.admin.corti.app", Some(tenants_ns), true),
-            ("patch", "customerusers.admin.corti.app", Some(tenants_ns), true),
-            ("patch", "customers.admin.corti.app --subresource=status", Some(tenants_ns), true),
-            ("patch", "customerusers.admin.corti.app --subresource=status", Some(tenants_ns), true),
-            ("update", "customers.admin.corti.app --subresource=status", Some(tenants_ns), false),
+            (
+                "patch",
+                "customerusers.admin.corti.app",
+                Some(tenants_ns),
+                true,
+            ),
+            (
+                "patch",
+                "customers.admin.corti.app --subresource=status",
+                Some(tenants_ns),
+                true,
+            ),
+            (
+                "patch",
+                "customerusers.admin.corti.app --subresource=status",
+                Some(tenants_ns),
+                true,
+            ),
+            (
+                "update",
+                "customers.admin.corti.app --subresource=status",
+                Some(tenants_ns),
+                false,
+            ),
             ("create", "events.events.k8s.io", Some(tenants_ns), true),
             ("patch", "events.events.k8s.io", Some(tenants_ns), true),
             ("delete", "events.events.k8s.io", Some(tenants_ns), false),
-            ("create", "customers.admin.corti.app", Some(tenants_ns), false),
-            ("update", "customers.admin.corti.app", Some(tenants_ns), false),
-            ("delete", "customers.admin.corti.app", Some(tenants_ns), false),
-            ("delete", "customerusers.admin.corti.app", Some(tenants_ns), false),
+            (
+                "create",
+                "customers.admin.corti.app",
+                Some(tenants_ns),
+                false,
+            ),
+            (
+                "update",
+                "customers.admin.corti.app",
+                Some(tenants_ns),
+                false,
+            ),
+            (
+                "delete",
+                "customers.admin.corti.app",
+                Some(tenants_ns),
+                false,
+            ),
+            (
+                "delete",
+                "customerusers.admin.corti.app",
+                Some(tenants_ns),
+                false,
+            ),
             ("get", "configmaps", Some(tenants_ns), false),
             ("create", "pods", Some(ns), false),
             ("create", "leases.coordination.k8s.io", Some(ns), false),
-            ("get", "customresourcedefinitions.apiextensions.k8s.io", None, false),
+            (
+                "get",
+                "customresourcedefinitions.apiextensions.k8s.io",
+                None,
+                false,
+            ),
         ],
     );
 
@@ -460,13 +718,31 @@ async fn install_upgrade_uninstall_under_restricted_pod_security() {
             "replicas=2,defaultCredentialsSecret.name=corti-admin,logFormat=text",
         ])
         .clean("helm upgrade to one namespace");
-    let deployment = kubectl(&["get", "deployment", &fullname, "--namespace", ns, "-o", "json"]).clean("get deployment");
+    let deployment = kubectl(&[
+        "get",
+        "deployment",
+        &fullname,
+        "--namespace",
+        ns,
+        "-o",
+        "json",
+    ])
+    .clean("get deployment");
     let deployment: Value = serde_json::from_str(&deployment.stdout).expect("JSON");
     assert_eq!(deployment["spec"]["replicas"], 2);
     assert_eq!(deployment["spec"]["strategy"]["type"], "RollingUpdate");
-    assert_eq!(env_of(&deployment, "CORTI_LEADER_ELECTION").as_deref(), Some("true"));
-    assert_eq!(env_of(&deployment, "CORTI_LOG_FORMAT").as_deref(), Some("text"));
-    assert!(!kubectl(&["get", "clusterrole", &fullname]).success, "one namespace needs no ClusterRole");
+    assert_eq!(
+        env_of(&deployment, "CORTI_LEADER_ELECTION").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        env_of(&deployment, "CORTI_LOG_FORMAT").as_deref(),
+        Some("text")
+    );
+    assert!(
+        !kubectl(&["get", "clusterrole", &fullname]).success,
+        "one namespace needs no ClusterRole"
+    );
     let lease = format!("leases.coordination.k8s.io/{fullname}");
     assert_access(
         &sa,
@@ -485,14 +761,28 @@ async fn install_upgrade_uninstall_under_restricted_pod_security() {
             ("get", &lease, Some(ns), true),
             ("update", &lease, Some(ns), true),
             ("delete", &lease, Some(ns), false),
-            ("update", "leases.coordination.k8s.io/another-lease", Some(ns), false),
-            ("create", "leases.coordination.k8s.io", Some(tenants_ns), false),
+            (
+                "update",
+                "leases.coordination.k8s.io/another-lease",
+                Some(ns),
+                false,
+            ),
+            (
+                "create",
+                "leases.coordination.k8s.io",
+                Some(tenants_ns),
+                false,
+            ),
         ],
     );
 
     // Upgrade: two watched namespaces (the operator then watches cluster-wide and filters).
     release
-        .upgrade(&["--reuse-values", "--set", &format!("watchNamespaces={{{tenants_ns},{more_ns}}}")])
+        .upgrade(&[
+            "--reuse-values",
+            "--set",
+            &format!("watchNamespaces={{{tenants_ns},{more_ns}}}"),
+        ])
         .clean("helm upgrade to two namespaces");
     assert_access(
         &sa,
@@ -501,7 +791,12 @@ async fn install_upgrade_uninstall_under_restricted_pod_security() {
             ("watch", "customerusers.admin.corti.app", None, true),
             ("patch", "customers.admin.corti.app", Some(more_ns), true),
             ("patch", "customers.admin.corti.app", Some(other_ns), false),
-            ("patch", "customerusers.admin.corti.app --subresource=status", Some(more_ns), true),
+            (
+                "patch",
+                "customerusers.admin.corti.app --subresource=status",
+                Some(more_ns),
+                true,
+            ),
             ("get", "secrets", Some(more_ns), true),
             ("get", "secrets", Some(other_ns), false),
             ("list", "secrets", None, false),
@@ -511,10 +806,23 @@ async fn install_upgrade_uninstall_under_restricted_pod_security() {
     // Uninstall: the operator goes; the CRDs and the Customer stay.
     let ran = release.uninstall();
     assert!(ran.success, "helm uninstall:\n{}{}", ran.stdout, ran.stderr);
-    assert!(!kubectl(&["get", "deployment", &fullname, "--namespace", ns]).success, "the Deployment is gone");
-    assert!(!kubectl(&["get", "clusterrole", &fullname]).success, "the ClusterRole is gone");
-    kubectl(&["get", "crd", "customers.admin.corti.app", "customerusers.admin.corti.app"]).clean("the CRDs stay");
-    kubectl(&["get", "customer", "survivor", "--namespace", tenants_ns]).clean("the Customer stays");
+    assert!(
+        !kubectl(&["get", "deployment", &fullname, "--namespace", ns]).success,
+        "the Deployment is gone"
+    );
+    assert!(
+        !kubectl(&["get", "clusterrole", &fullname]).success,
+        "the ClusterRole is gone"
+    );
+    kubectl(&[
+        "get",
+        "crd",
+        "customers.admin.corti.app",
+        "customerusers.admin.corti.app",
+    ])
+    .clean("the CRDs stay");
+    kubectl(&["get", "customer", "survivor", "--namespace", tenants_ns])
+        .clean("the Customer stays");
     let _ = std::fs::remove_file(manifest);
 }
 
@@ -544,13 +852,18 @@ async fn pod_security_warnings_reach_helm_output() {
 async fn crds_round_trip_unchanged() {
     install_crds();
     for name in ["customers.admin.corti.app", "customerusers.admin.corti.app"] {
-        let file = String::from_utf8(read(&repo().join("crds").join(format!("{name}.yaml")))).expect("UTF-8");
+        let file = String::from_utf8(read(&repo().join("crds").join(format!("{name}.yaml"))))
+            .expect("UTF-8");
         let desired = documents(&file).pop().expect("one CRD");
         let live = kubectl(&["get", "crd", name, "-o", "json"]).clean("kubectl get crd");
         let live: Value = serde_json::from_str(&live.stdout).expect("JSON");
         let mut differences = Vec::new();
         contained(&desired["spec"], &live["spec"], "spec", &mut differences);
-        assert!(differences.is_empty(), "{name}: the API server changed fields of the manifest:\n{}", differences.join("\n"));
+        assert!(
+            differences.is_empty(),
+            "{name}: the API server changed fields of the manifest:\n{}",
+            differences.join("\n")
+        );
     }
 }
 
@@ -559,7 +872,12 @@ fn contained(desired: &Value, live: &Value, path: &str, differences: &mut Vec<St
     match (desired, live) {
         (Value::Object(desired), Value::Object(live)) => {
             for (key, value) in desired {
-                contained(value, live.get(key).unwrap_or(&Value::Null), &format!("{path}.{key}"), differences);
+                contained(
+                    value,
+                    live.get(key).unwrap_or(&Value::Null),
+                    &format!("{path}.{key}"),
+                    differences,
+                );
             }
         }
         (Value::Array(desired), Value::Array(live)) if desired.len() == live.len() => {
