@@ -2,4 +2,11 @@
 //! client they use, and a simulator of the Admin API for tests and trials without an account.
 
 pub mod admin_api;
+pub mod metrics;
 pub mod sim;
+pub mod controller;
+pub mod crd;
+pub mod observe;
+pub mod cli;
+pub mod leader;
+pub mod server;

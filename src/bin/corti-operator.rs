@@ -1,1 +1,31 @@
-fn main() {}
+//! `corti-operator`: see `corti-operator --help`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use corti_operator::cli::{self, Cli, Command};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Crds { dir } => cli::print_crds(dir),
+        Command::Run(args) => {
+            cli::init_logging(args.log_format);
+            cli::run(*args).await
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let mut message = error.to_string();
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            eprintln!("corti-operator: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! What went wrong with an Admin API call, classified by what the caller should do about it.
+
+use std::time::Duration;
+
+/// The longest excerpt of a server's error body kept: enough to read, never a page of HTML.
+const EXCERPT_CHARS: usize = 160;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 5xx or 408: the service is in trouble; retry with backoff.
+    #[error("Admin API unavailable (HTTP {status}): {message}")]
+    Unavailable { status: u16, message: String },
+    #[error("Admin API call timed out")]
+    Timeout,
+    /// Connection refused, reset, DNS: retry with backoff.
+    #[error("cannot reach the Admin API ({0})")]
+    Network(String),
+    /// 429: wait at least `retry_after` before the next call.
+    #[error("rate limited by the Admin API")]
+    RateLimited { retry_after: Option<Duration> },
+    /// 401 that a fresh token did not cure, or a failed login.
+    #[error("the Admin API rejected the credentials: {message}")]
+    Unauthorized { message: String },
+    /// 403: not an admin/owner, or a project without Embedded Assistant.
+    #[error("forbidden by the Admin API: {message}")]
+    Forbidden { message: String },
+    #[error("not found in the Admin API: {message}")]
+    NotFound { message: String },
+    /// 409: the key is taken; the caller finds the object and adopts it.
+    #[error("already exists in the Admin API: {message}")]
+    Conflict { message: String },
+    /// 400 and other 4xx: the request itself is wrong; retrying will not help.
+    #[error("rejected by the Admin API (HTTP {status}): {message}")]
+    Invalid { status: u16, message: String },
+    #[error("unexpected response from the Admin API: {0}")]
+    Decode(String),
+}
+
+/// A bounded classification, for conditions, metrics and retry policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    Transient,
+    RateLimited,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Conflict,
+    Invalid,
+}
+
+impl ApiError {
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::Unavailable { .. } | Self::Timeout | Self::Network(_) | Self::Decode(_) => {
+                ErrorClass::Transient
+            }
+            Self::RateLimited { .. } => ErrorClass::RateLimited,
+            Self::Unauthorized { .. } => ErrorClass::Unauthorized,
+            Self::Forbidden { .. } => ErrorClass::Forbidden,
+            Self::NotFound { .. } => ErrorClass::NotFound,
+            Self::Conflict { .. } => ErrorClass::Conflict,
+            Self::Invalid { .. } => ErrorClass::Invalid,
+        }
+    }
+
+    /// The server's `Retry-After`, when it gave one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Maps a non-success status and its body to an error. 401 maps to `Unauthorized`; the
+    /// client retries once with a fresh token before returning it.
+    pub(crate) fn from_status(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Self {
+        let message = excerpt(body);
+        match status {
+            401 => Self::Unauthorized { message },
+            403 => Self::Forbidden { message },
+            404 => Self::NotFound { message },
+            409 => Self::Conflict { message },
+            429 => Self::RateLimited { retry_after },
+            408 | 500..=599 => Self::Unavailable { status, message },
+            _ => Self::Invalid { status, message },
+        }
+    }
+
+    pub(crate) fn from_transport(error: &reqwest::Error) -> Self {
+        if error.is_timeout() {
+            Self::Timeout
+        } else if error.is_connect() {
+            Self::Network("connection failed".into())
+        } else if error.is_decode() || error.is_body() {
+            Self::Network("response body interrupted".into())
+        } else {
+            Self::Network("request failed".into())
+        }
+    }
+}
+
+/// A short, single-line excerpt of an error body of any shape: the `message` (or `error`) of a
+/// JSON object when there is one, else the text itself.
+pub(crate) fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let parsed: Option<serde_json::Value> = serde_json::from_str(&text).ok();
+    let chosen = parsed
+        .as_ref()
+        .and_then(|value| {
+            ["message", "error", "detail", "msg"]
+                .iter()
+                .find_map(|key| value.get(key).and_then(serde_json::Value::as_str))
+        })
+        .map_or_else(|| text.to_string(), str::to_string);
+    let single_line: String = chosen.split_whitespace().collect::<Vec<_>>().join(" ");
+    if single_line.is_empty() {
+        return "no details given".into();
+    }
+    if single_line.chars().count() <= EXCERPT_CHARS {
+        return single_line;
+    }
+    let cut: String = single_line.chars().take(EXCERPT_CHARS).collect();
+    format!("{cut}…")
+}
+
+/// Parses `Retry-After` in its delta-seconds form (the HTTP-date form is rare for APIs; it is
+/// treated as absent and the caller's own backoff applies).
+pub(crate) fn parse_retry_after(value: Option<&str>) -> Option<Duration> {
+    value?.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_to_what_the_caller_should_do() {
+        let class = |status| ApiError::from_status(status, None, b"").class();
+        assert_eq!(class(400), ErrorClass::Invalid);
+        assert_eq!(class(401), ErrorClass::Unauthorized);
+        assert_eq!(class(403), ErrorClass::Forbidden);
+        assert_eq!(class(404), ErrorClass::NotFound);
+        assert_eq!(class(409), ErrorClass::Conflict);
+        assert_eq!(class(422), ErrorClass::Invalid);
+        assert_eq!(class(429), ErrorClass::RateLimited);
+        assert_eq!(class(408), ErrorClass::Transient);
+        assert_eq!(class(502), ErrorClass::Transient);
+    }
+
+    #[test]
+    fn excerpt_prefers_the_json_message_and_stays_short() {
+        assert_eq!(excerpt(br#"{"error":"bad_request","message":"email: invalid"}"#), "email: invalid");
+        assert_eq!(excerpt(br#"{"error":"conflict"}"#), "conflict");
+        assert_eq!(excerpt(b"<html>\n  <b>Bad   gateway</b>\n</html>"), "<html> <b>Bad gateway</b> </html>");
+        assert_eq!(excerpt(b""), "no details given");
+        let long = "x".repeat(1000);
+        assert_eq!(excerpt(long.as_bytes()).chars().count(), EXCERPT_CHARS + 1);
+    }
+
+    #[test]
+    fn retry_after_in_seconds() {
+        assert_eq!(parse_retry_after(Some("7")), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")), None);
+        assert_eq!(parse_retry_after(None), None);
+    }
+}

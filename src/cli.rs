@@ -1,0 +1,275 @@
+//! The `corti-operator` command line: `run` the controllers, print the `crds`. Flags have
+//! environment fallbacks (`CORTI_*`) so a Deployment can be configured either way.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::admin_api::{AdminClient, BuildError, ClientConfig};
+use crate::controller::{self, RunConfig, SecretKey, Settings};
+use crate::leader::{self, LeaderError, LeaseConfig};
+use crate::metrics::Metrics;
+use crate::server::{self, Health};
+
+/// The production Admin API.
+pub const DEFAULT_ADMIN_API_URL: &str = "https://api.console.corti.app/functions/v1/public";
+
+#[derive(Debug, Parser)]
+#[command(name = "corti-operator", version, about = "Keeps Corti Admin API customers and users in sync with Kubernetes resources")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the Customer and CustomerUser controllers.
+    Run(Box<RunArgs>),
+    /// Print the CustomResourceDefinitions (YAML), or write one file per CRD into --dir.
+    Crds {
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Base URL of the Admin API. Only the operator's configuration sets it: no resource can.
+    #[arg(long, env = "CORTI_ADMIN_API_URL", default_value = DEFAULT_ADMIN_API_URL)]
+    pub admin_api_url: String,
+    /// The credentials Secret (NAMESPACE/NAME) for resources that name none.
+    #[arg(long, env = "CORTI_DEFAULT_CREDENTIALS_SECRET", value_parser = parse_secret_key)]
+    pub default_credentials_secret: Option<SecretKey>,
+    /// Namespaces to reconcile, comma-separated; all when empty.
+    #[arg(long, env = "CORTI_WATCH_NAMESPACES", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+    /// Resources reconciled at once, per kind.
+    #[arg(long, env = "CORTI_CONCURRENCY", default_value_t = 4)]
+    pub concurrency: u16,
+    /// How often a Ready resource is compared with the Admin API (drift is reverted then).
+    #[arg(long, env = "CORTI_RESYNC_PERIOD", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub resync_period: Duration,
+    /// Age at which an observation of the Admin API is listed again; default: half the resync period.
+    #[arg(long, env = "CORTI_SNAPSHOT_TTL", value_parser = humantime::parse_duration)]
+    pub snapshot_ttl: Option<Duration>,
+    /// How often a resource waiting for a person (bad credentials, invalid spec) is retried; default: the resync period.
+    #[arg(long, env = "CORTI_SLOW_RETRY", value_parser = humantime::parse_duration)]
+    pub slow_retry: Option<Duration>,
+    /// Admin API calls per second, across the process (0: no limit).
+    #[arg(long, env = "CORTI_ADMIN_API_RATE_LIMIT", default_value_t = 10.0)]
+    pub admin_api_rate_limit: f64,
+    /// Deadline of one Admin API call.
+    #[arg(long, env = "CORTI_ADMIN_API_TIMEOUT", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub admin_api_timeout: Duration,
+    /// Hold a Lease before reconciling, so only one replica writes.
+    #[arg(long, env = "CORTI_LEADER_ELECTION", default_value_t = false)]
+    pub leader_election: bool,
+    /// Namespace of the Lease (the operator's own).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub leader_election_namespace: String,
+    #[arg(long, env = "CORTI_LEASE_NAME", default_value = "corti-operator")]
+    pub lease_name: String,
+    /// This replica's name in the Lease and in Events.
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    /// Address of /healthz, /readyz and /metrics.
+    #[arg(long, env = "CORTI_HEALTH_ADDR", default_value = "0.0.0.0:8080")]
+    pub health_addr: SocketAddr,
+    #[arg(long, env = "CORTI_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("cannot connect to Kubernetes (in a cluster, or via KUBECONFIG)")]
+    Kube(#[source] kube::Error),
+    #[error("invalid Admin API settings")]
+    AdminApi(#[source] BuildError),
+    #[error("cannot serve health and metrics")]
+    Serve(#[source] std::io::Error),
+    #[error(transparent)]
+    Leader(#[from] LeaderError),
+    #[error("cannot write CRDs")]
+    Crds(#[source] std::io::Error),
+    #[error("cannot render CRDs")]
+    Yaml(#[source] serde_yaml::Error),
+}
+
+fn parse_secret_key(value: &str) -> Result<SecretKey, String> {
+    match value.split_once('/') {
+        Some((namespace, name)) if !namespace.is_empty() && !name.is_empty() && !name.contains('/') => {
+            Ok((namespace.to_string(), name.to_string()))
+        }
+        _ => Err(format!("expected NAMESPACE/NAME, got {value:?}")),
+    }
+}
+
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn,hyper=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+/// `corti-operator crds`.
+pub fn print_crds(dir: Option<PathBuf>) -> Result<(), CliError> {
+    let crds = crate::crd::crds();
+    match dir {
+        None => {
+            for crd in &crds {
+                print!("---\n{}", crate::crd::crd_yaml(crd).map_err(CliError::Yaml)?);
+            }
+        }
+        Some(dir) => {
+            std::fs::create_dir_all(&dir).map_err(CliError::Crds)?;
+            for crd in &crds {
+                let name = crd.metadata.name.clone().unwrap_or_default();
+                let yaml = crate::crd::crd_yaml(crd).map_err(CliError::Yaml)?;
+                std::fs::write(dir.join(format!("{name}.yaml")), yaml).map_err(CliError::Crds)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `corti-operator run`: serves health and metrics at once, then (as leader, when elected)
+/// runs the controllers until SIGTERM or SIGINT.
+pub async fn run(args: RunArgs) -> Result<(), CliError> {
+    let kube = kube::Client::try_default().await.map_err(CliError::Kube)?;
+    let metrics = Arc::new(Metrics::default());
+    let admin = AdminClient::new(
+        &ClientConfig {
+            rate_limit: Some(args.admin_api_rate_limit),
+            timeout: args.admin_api_timeout,
+            ..ClientConfig::new(&args.admin_api_url)
+        },
+        metrics.clone(),
+    )
+    .map_err(CliError::AdminApi)?;
+    let identity = args.identity.clone().unwrap_or_else(default_identity);
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+    });
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+
+    let ready = Arc::new(AtomicBool::new(false));
+    let health = Health { metrics: metrics.clone(), ready: ready.clone() };
+    let listener = tokio::net::TcpListener::bind(args.health_addr).await.map_err(CliError::Serve)?;
+    let server = tokio::spawn(server::serve_on(listener, health, stopped()));
+    ready.store(true, Ordering::Relaxed);
+
+    let lease = args.leader_election.then(|| LeaseConfig {
+        namespace: args.leader_election_namespace.clone(),
+        name: args.lease_name.clone(),
+        identity: identity.clone(),
+        duration: Duration::from_secs(15),
+        renew_every: Duration::from_secs(5),
+    });
+    if let Some(lease) = &lease {
+        tokio::select! {
+            () = leader::acquire(&kube, lease) => {},
+            () = stopped() => return Ok(()),
+        }
+    }
+    metrics.set_leader(true);
+
+    let config = RunConfig {
+        namespaces: args.namespaces.into_iter().filter(|ns| !ns.is_empty()).collect(),
+        concurrency: args.concurrency.max(1),
+        snapshot_ttl: args.snapshot_ttl.unwrap_or(args.resync_period / 2),
+        default_credentials: args.default_credentials_secret,
+        settings: Settings { resync_period: args.resync_period, slow_retry: args.slow_retry.unwrap_or(args.resync_period) },
+        instance: identity,
+    };
+    tracing::info!(admin_api = %args.admin_api_url, namespaces = ?config.namespaces, "starting controllers");
+    let controllers = controller::run(kube.clone(), admin, metrics.clone(), config, stopped());
+    let outcome = match &lease {
+        Some(lease) => tokio::select! {
+            () = controllers => Ok(()),
+            lost = leader::hold(&kube, lease) => Err(CliError::Leader(lost)),
+        },
+        None => {
+            controllers.await;
+            Ok(())
+        }
+    };
+    metrics.set_leader(false);
+    if let Some(lease) = &lease {
+        leader::release(&kube, lease).await;
+    }
+    server.abort();
+    outcome
+}
+
+fn default_identity() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "corti-operator".into());
+    format!("{host}-{}", uuid::Uuid::new_v4().simple())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = tokio::signal::ctrl_c() => {},
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_parse_with_defaults() {
+        let cli = Cli::try_parse_from([
+            "corti-operator",
+            "run",
+            "--default-credentials-secret",
+            "corti-system/corti-admin",
+            "--namespaces",
+            "a,b",
+            "--resync-period",
+            "30s",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else { panic!("expected run") };
+        assert_eq!(args.default_credentials_secret, Some(("corti-system".into(), "corti-admin".into())));
+        assert_eq!(args.namespaces, vec!["a", "b"]);
+        assert_eq!(args.resync_period, Duration::from_secs(30));
+        assert_eq!(args.admin_api_url, DEFAULT_ADMIN_API_URL);
+    }
+
+    #[test]
+    fn a_bad_secret_reference_is_refused_with_the_expected_form() {
+        let error = Cli::try_parse_from(["corti-operator", "run", "--default-credentials-secret", "just-a-name"]).unwrap_err();
+        assert!(error.to_string().contains("NAMESPACE/NAME"), "{error}");
+    }
+}

@@ -1,0 +1,100 @@
+//! Reading the Secrets the operator acts with: Console credentials (keys `email`, `password`,
+//! `projectId`) and user passwords. Read at each pass (get, never list or watch), so a changed
+//! Secret takes effect at the next pass without a restart, and the operator needs no access to
+//! Secrets it is not pointed at.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+
+use super::error::Error;
+use crate::admin_api::{Credentials, Password};
+
+/// Namespace and name of a Secret.
+pub type SecretKey = (String, String);
+
+pub struct SecretReader {
+    kube: kube::Client,
+    default_credentials: Option<SecretKey>,
+    /// The last credentials read from each Secret: lets cleanup finish when a namespace deletion
+    /// removed the Secret before the resources that used it.
+    last_known: Mutex<HashMap<SecretKey, Credentials>>,
+}
+
+impl std::fmt::Debug for SecretReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretReader").field("default_credentials", &self.default_credentials).finish_non_exhaustive()
+    }
+}
+
+impl SecretReader {
+    pub fn new(kube: kube::Client, default_credentials: Option<SecretKey>) -> Self {
+        Self { kube, default_credentials, last_known: Mutex::default() }
+    }
+
+    /// The Secret a resource in `namespace` uses: its own reference, else the operator default.
+    pub fn credentials_secret(&self, namespace: &str, reference: Option<&str>) -> Result<SecretKey, Error> {
+        match reference {
+            Some(name) => Ok((namespace.to_string(), name.to_string())),
+            None => self.default_credentials.clone().ok_or_else(|| {
+                Error::CredentialsNotFound(
+                    "no credentials: set spec.credentialsSecretRef, or give the operator a default credentials Secret".into(),
+                )
+            }),
+        }
+    }
+
+    pub async fn credentials(&self, secret: &SecretKey) -> Result<Credentials, Error> {
+        let (namespace, name) = secret;
+        let data = self.read(secret).await?.ok_or_else(|| {
+            Error::CredentialsNotFound(format!("credentials Secret {namespace}/{name} not found"))
+        })?;
+        let field = |key: &str| {
+            data.get(key).map(|value| value.trim().to_string()).filter(|value| !value.is_empty()).ok_or_else(|| {
+                Error::CredentialsNotFound(format!("credentials Secret {namespace}/{name} has no {key:?} key"))
+            })
+        };
+        let credentials =
+            Credentials { email: field("email")?, password: Password::new(field("password")?), project_id: field("projectId")? };
+        self.last_known.lock().unwrap_or_else(PoisonError::into_inner).insert(secret.clone(), credentials.clone());
+        Ok(credentials)
+    }
+
+    /// Credentials for cleanup: the Secret if it is there, else what it last held.
+    pub async fn credentials_for_cleanup(&self, secret: &SecretKey) -> Result<Credentials, Error> {
+        match self.credentials(secret).await {
+            Err(Error::CredentialsNotFound(message)) => self
+                .last_known
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(secret)
+                .cloned()
+                .ok_or(Error::CredentialsNotFound(message)),
+            other => other,
+        }
+    }
+
+    pub async fn password(&self, namespace: &str, name: &str, key: &str) -> Result<Password, Error> {
+        let data = self
+            .read(&(namespace.to_string(), name.to_string()))
+            .await?
+            .ok_or_else(|| Error::InvalidPassword(format!("password Secret {namespace}/{name} not found")))?;
+        data.get(key)
+            .map(|value| Password::new(value.trim_end_matches(['\n', '\r'])))
+            .ok_or_else(|| Error::InvalidPassword(format!("password Secret {namespace}/{name} has no {key:?} key")))
+    }
+
+    async fn read(&self, (namespace, name): &SecretKey) -> Result<Option<HashMap<String, String>>, Error> {
+        let secret = Api::<Secret>::namespaced(self.kube.clone(), namespace).get_opt(name).await.map_err(Error::Kube)?;
+        Ok(secret.map(|secret| {
+            secret
+                .data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(key, value)| (key, String::from_utf8_lossy(&value.0).into_owned()))
+                .collect()
+        }))
+    }
+}

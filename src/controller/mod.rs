@@ -1,0 +1,222 @@
+//! The two controllers, `Customer` and `CustomerUser`, run in one process over shared caches.
+
+mod claims;
+mod condition;
+mod context;
+mod credentials;
+mod customer;
+mod error;
+mod plan;
+mod retry;
+mod status;
+mod user;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::runtime::controller::{Action, Config as ControllerConfig};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{Controller, watcher};
+use kube::{Api, ResourceExt};
+
+pub use condition::{Reason, Readiness};
+pub use context::{Context, FIELD_MANAGER, Settings};
+pub use credentials::{SecretKey, SecretReader};
+pub use error::Error;
+
+use self::condition::{Status, find_ready};
+use self::status::{Managed, commit, object_key};
+use crate::admin_api::AdminClient;
+use crate::crd::{Customer, CustomerUser, PAUSED_ANNOTATION, RESYNC_ANNOTATION};
+use crate::metrics::Metrics;
+use crate::observe::Snapshots;
+
+/// Before a create, an observation at most this old (else a fresh list).
+const CREATE_MAX_AGE: Duration = Duration::from_secs(10);
+/// A resync asked for by annotation accepts an observation at most this old: a whole batch of
+/// annotated resources then shares one fresh list per customer.
+const FORCED_MAX_AGE: Duration = Duration::from_secs(5);
+
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// Empty: all namespaces.
+    pub namespaces: Vec<String>,
+    pub concurrency: u16,
+    pub snapshot_ttl: Duration,
+    pub default_credentials: Option<SecretKey>,
+    pub settings: Settings,
+    pub instance: String,
+}
+
+/// Runs both controllers until `shutdown` resolves; in-flight reconciles finish first.
+pub async fn run(
+    kube: kube::Client,
+    admin: AdminClient,
+    metrics: Arc<Metrics>,
+    config: RunConfig,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let (customers, users): (Api<Customer>, Api<CustomerUser>) = match config.namespaces.as_slice() {
+        [namespace] => (Api::namespaced(kube.clone(), namespace), Api::namespaced(kube.clone(), namespace)),
+        _ => (Api::all(kube.clone()), Api::all(kube.clone())),
+    };
+    let watch = watcher::Config::default().any_semantic();
+    let controller_config = ControllerConfig::default().concurrency(config.concurrency);
+
+    let customer_controller = Controller::new(customers.clone(), watch.clone()).with_config(controller_config.clone());
+    let user_controller = Controller::new(users.clone(), watch.clone()).with_config(controller_config);
+    let (customer_store, user_store) = (customer_controller.store(), user_controller.store());
+
+    // A user's change wakes its Customer (deletion waits for users); a Customer's change wakes
+    // its users (they wait for it to be Ready).
+    let customer_controller = customer_controller.watches(users, watch.clone(), |user: CustomerUser| {
+        let namespace = user.namespace()?;
+        Some(ObjectRef::<Customer>::new(&user.spec.customer_ref?.name).within(&namespace))
+    });
+    let users_of = user_store.clone();
+    let user_controller = user_controller.watches(customers, watch, move |customer: Customer| {
+        let (namespace, name) = (customer.namespace(), customer.name_any());
+        users_of
+            .state()
+            .into_iter()
+            .filter(|user| user.namespace() == namespace && user.spec.customer_ref.as_ref().is_some_and(|r| r.name == name))
+            .map(|user| ObjectRef::from_obj(user.as_ref()))
+            .collect::<Vec<_>>()
+    });
+
+    let reporter = Reporter { controller: FIELD_MANAGER.into(), instance: Some(config.instance.clone()) };
+    let context = Arc::new(Context::new(
+        kube.clone(),
+        admin,
+        Snapshots::new(config.snapshot_ttl),
+        SecretReader::new(kube.clone(), config.default_credentials.clone()),
+        (customer_store, user_store),
+        Recorder::new(kube, reporter),
+        metrics,
+        config.settings.clone(),
+    ));
+    let namespaces = Arc::new(config.namespaces);
+
+    let (stop_customers, stop_users) = shutdown_pair(shutdown);
+    let watched = namespaces.clone();
+    let customers = customer_controller
+        .graceful_shutdown_on(stop_customers)
+        .run(
+            move |customer, ctx| {
+                let watched = watched.clone();
+                async move {
+                    if !in_scope(&watched, customer.as_ref()) {
+                        return Ok(Action::await_change());
+                    }
+                    customer::reconcile(customer, ctx).await
+                }
+            },
+            error_policy::<Customer>,
+            context.clone(),
+        )
+        .for_each(log_result);
+    let users = user_controller
+        .graceful_shutdown_on(stop_users)
+        .run(
+            move |user, ctx| {
+                let namespaces = namespaces.clone();
+                async move {
+                    if !in_scope(&namespaces, user.as_ref()) {
+                        return Ok(Action::await_change());
+                    }
+                    user::reconcile(user, ctx).await
+                }
+            },
+            error_policy::<CustomerUser>,
+            context,
+        )
+        .for_each(log_result);
+    futures::join!(customers, users);
+}
+
+fn shutdown_pair(
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> (impl Future<Output = ()> + Send + Sync + 'static, impl Future<Output = ()> + Send + Sync + 'static) {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = tx.send(true);
+    });
+    let wait = move |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    (wait(rx.clone()), wait(rx))
+}
+
+fn in_scope<K: Managed>(namespaces: &[String], object: &K) -> bool {
+    namespaces.is_empty() || object.namespace().is_some_and(|ns| namespaces.contains(&ns))
+}
+
+async fn log_result<K, E: std::fmt::Display>(result: Result<(ObjectRef<K>, Action), E>)
+where
+    K: kube::Resource,
+    K::DynamicType: std::fmt::Debug,
+{
+    if let Err(error) = result {
+        tracing::debug!(%error, "controller event");
+    }
+}
+
+/// Only errors that kept a pass from writing status land here (the Kubernetes API failed).
+fn error_policy<K: Managed>(object: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
+    tracing::warn!(object = %object_key(object.as_ref()), %error, "reconcile failed");
+    ctx.metrics.reconcile_error(K::KIND, error.reason().as_str());
+    ctx.next_action(&object_key(object.as_ref()), Some(error.retry()))
+}
+
+/// `admin.corti.app/paused: "true"`.
+fn paused<K: Managed>(object: &K) -> bool {
+    object.annotations().get(PAUSED_ANNOTATION).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// The `admin.corti.app/resync` value, when it differs from the one last acted on.
+fn resync_request<K: Managed>(object: &K, last: Option<&str>) -> Option<String> {
+    object.annotations().get(RESYNC_ANNOTATION).filter(|value| Some(value.as_str()) != last).cloned()
+}
+
+/// A paused resource keeps its `Ready` status; its reason says it is paused. No remote calls.
+async fn pause<K: Managed>(ctx: &Context, object: &K) -> Result<Action, Error> {
+    let status = object.current_status().cloned().unwrap_or_default();
+    let previous = find_ready(K::conditions(&status)).map(|c| c.status.clone());
+    let readiness = Readiness {
+        status: match previous.as_deref() {
+            Some("True") => Status::True,
+            Some("False") => Status::False,
+            _ => Status::Unknown,
+        },
+        reason: Reason::Paused,
+        message: format!("reconciliation is paused by the {PAUSED_ANNOTATION} annotation"),
+    };
+    commit(ctx, object, status, &readiness).await?;
+    ctx.forget(&object_key(object));
+    Ok(Action::await_change())
+}
+
+/// Ends a pass: the outcome becomes the `Ready` condition, and the next look is scheduled.
+async fn finish<K: Managed>(
+    ctx: &Context,
+    object: &K,
+    status: K::Status,
+    outcome: Result<Readiness, Error>,
+) -> Result<Action, Error> {
+    let key = object_key(object);
+    let (readiness, retry) = match outcome {
+        Ok(readiness) => (readiness, None),
+        Err(Error::Kube(error)) => return Err(Error::Kube(error)),
+        Err(error) => {
+            tracing::info!(object = %key, reason = error.reason().as_str(), %error, "not ready");
+            ctx.metrics.reconcile_error(K::KIND, error.reason().as_str());
+            (Readiness::not_ready(error.reason(), error.to_string()), Some(error.retry()))
+        }
+    };
+    commit(ctx, object, status, &readiness).await?;
+    Ok(ctx.next_action(&key, retry))
+}

@@ -1,0 +1,134 @@
+//! The `CustomerUser` kind: one person who logs in to the assistant, a user of a customer.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{DeletionPolicy, LocalRef, SecretRef};
+
+/// A user of a Corti customer (a clinician who logs in), kept in sync with the Admin API.
+#[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[kube(
+    group = "admin.corti.app",
+    version = "v1alpha1",
+    kind = "CustomerUser",
+    namespaced,
+    status = "CustomerUserStatus",
+    shortname = "cuser",
+    category = "corti",
+    printcolumn = r#"{"name":"Email","type":"string","jsonPath":".spec.email"}"#,
+    printcolumn = r#"{"name":"Customer","type":"string","jsonPath":".status.customerId"}"#,
+    printcolumn = r#"{"name":"User ID","type":"string","jsonPath":".status.userId","priority":1}"#,
+    printcolumn = r#"{"name":"Enabled","type":"boolean","jsonPath":".spec.enabled"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("has(self.customerRef) != has(self.customerId)")
+        .message("set exactly one of customerRef (a Customer in this namespace) and customerId (a customer not managed here)"),
+    validation = Rule::new("has(self.customerRef) == has(oldSelf.customerRef) && has(self.customerId) == has(oldSelf.customerId) && (!has(self.customerRef) || self.customerRef.name == oldSelf.customerRef.name) && (!has(self.customerId) || self.customerId == oldSelf.customerId)")
+        .message("a user cannot move to another customer: create a new CustomerUser instead"),
+    validation = Rule::new("!has(self.credentialsSecretRef) || has(self.customerId)")
+        .message("credentialsSecretRef goes with customerId only: a user with customerRef uses its Customer's credentials")
+        .field_path(".credentialsSecretRef")
+)]
+pub struct CustomerUserSpec {
+    /// The Customer resource, in this namespace, that the user belongs to. Exactly one of
+    /// customerRef and customerId.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_ref: Option<LocalRef>,
+
+    /// The Admin API key of a customer not managed by a Customer resource. Exactly one of
+    /// customerRef and customerId.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub customer_id: Option<String>,
+
+    /// A Secret in this namespace with the keys `email`, `password` and `projectId`, for a user
+    /// given by customerId. When unset, the operator's default credentials are used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_secret_ref: Option<SecretRef>,
+
+    /// The user's login email. Cannot be changed (the Admin API fixes it); compared without
+    /// regard to case.
+    #[schemars(length(min = 3, max = 254))]
+    #[x_kube(
+        validation = Rule::new("self.matches('^[^@\\\\s]+@[^@\\\\s]+\\\\.[^@\\\\s]+$')").message("email must be an email address, like jane.smith@example.org"),
+        validation = Rule::new("self == oldSelf").message("email cannot be changed: create a new CustomerUser instead")
+    )]
+    pub email: String,
+
+    #[schemars(length(min = 1))]
+    pub first_name: String,
+
+    #[schemars(length(min = 1))]
+    pub last_name: String,
+
+    /// Whether the user may log in.
+    #[serde(default = "enabled_default")]
+    pub enabled: bool,
+
+    /// A Secret in this namespace holding the user's initial password (16 to 64 characters). It
+    /// is set when the user is created and again whenever the Secret's value changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_secret_ref: Option<PasswordSecretRef>,
+
+    /// What deleting this resource does to the remote user: `Delete` (the default) deletes it in
+    /// the Admin API; `Orphan` leaves it there.
+    #[serde(default = "DeletionPolicy::delete")]
+    pub deletion_policy: DeletionPolicy,
+}
+
+fn enabled_default() -> bool {
+    true
+}
+
+/// A key of a Secret in the same namespace.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordSecretRef {
+    /// The Secret's name.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// The key within the Secret.
+    #[serde(default = "password_key_default")]
+    pub key: String,
+}
+
+fn password_key_default() -> String {
+    "password".into()
+}
+
+/// Where the user stands, as the operator last saw it.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerUserStatus {
+    /// The generation of the spec this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// The id the Admin API assigned to the user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The Admin API key of the user's customer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
+    /// The Console project of the user's customer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    /// Whether the user has verified their email, as the Admin API reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+    /// A salted hash of the password last applied (never the password): a change of the
+    /// Secret's value is applied once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<String>,
+    /// The value of the `admin.corti.app/resync` annotation last acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_resync: Option<String>,
+    /// `Ready` says whether the remote user matches the spec, and if not, why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}

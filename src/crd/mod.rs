@@ -1,0 +1,64 @@
+//! The custom resources: `Customer` and `CustomerUser` in `admin.corti.app/v1alpha1`.
+
+mod customer;
+mod customer_user;
+
+pub use customer::{Customer, CustomerSpec, CustomerStatus, Region};
+pub use customer_user::{CustomerUser, CustomerUserSpec, CustomerUserStatus, PasswordSecretRef};
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The finalizer that holds a resource until its remote object is dealt with.
+pub const FINALIZER: &str = "admin.corti.app/cleanup";
+/// `"true"` stops all reconciliation of the resource (no remote calls) until removed.
+pub const PAUSED_ANNOTATION: &str = "admin.corti.app/paused";
+/// Set to a new value (e.g. a timestamp) to make the operator re-read the Admin API now.
+pub const RESYNC_ANNOTATION: &str = "admin.corti.app/resync";
+
+/// A Secret in the same namespace as the resource. There is deliberately no namespace field.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub struct SecretRef {
+    /// The Secret's name.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+}
+
+/// A resource in the same namespace.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub struct LocalRef {
+    /// The resource's name.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+}
+
+/// What deleting the Kubernetes resource does to the remote object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Leave the remote object in the Admin API.
+    Orphan,
+    /// Delete the remote object in the Admin API.
+    Delete,
+}
+
+impl DeletionPolicy {
+    fn orphan() -> Self {
+        Self::Orphan
+    }
+
+    fn delete() -> Self {
+        Self::Delete
+    }
+}
+
+/// The CRDs, in the order they are installed.
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    vec![Customer::crd(), CustomerUser::crd()]
+}
+
+/// A CRD as the YAML file committed under `crds/`.
+pub fn crd_yaml(crd: &CustomResourceDefinition) -> Result<String, serde_yaml::Error> {
+    serde_yaml::to_string(crd)
+}

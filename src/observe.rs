@@ -1,0 +1,267 @@
+//! Shared observation of the Admin API. It has no GET by id, only paged lists, so the operator
+//! keeps one snapshot of each project's customers and one of each customer's users: loaded once
+//! for all the reconciles that need it (single-flight), updated by the operator's own writes,
+//! and reloaded when older than the TTL or when a reconcile needs a fresher one.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::admin_api::{AdminClient, ApiError, Credentials, Customer, User};
+
+/// A project's customers by `customerId`.
+pub type CustomerMap = BTreeMap<String, Customer>;
+/// A customer's users by lower-cased email (emails are unique regardless of case).
+pub type UserMap = BTreeMap<String, User>;
+
+pub fn email_key(email: &str) -> String {
+    email.trim().to_ascii_lowercase()
+}
+
+#[derive(Debug)]
+pub struct Snapshots {
+    ttl: Duration,
+    customers: Cells<String, CustomerMap>,
+    users: Cells<(String, String), UserMap>,
+}
+
+impl Snapshots {
+    pub fn new(ttl: Duration) -> Self {
+        Self { ttl, customers: Cells::default(), users: Cells::default() }
+    }
+
+    /// The project's customers, no older than the TTL, or than `max_age` when given.
+    pub async fn customers(
+        &self,
+        client: &AdminClient,
+        credentials: &Credentials,
+        max_age: Option<Duration>,
+    ) -> Result<Arc<CustomerMap>, ApiError> {
+        let max_age = max_age.map_or(self.ttl, |age| age.min(self.ttl));
+        self.customers
+            .get(credentials.project_id.clone(), max_age, || async {
+                let list = client.list_customers(credentials).await?;
+                Ok(list.into_iter().map(|c| (c.customer_id.clone(), c)).collect())
+            })
+            .await
+    }
+
+    /// The customer's users, no older than the TTL, or than `max_age` when given.
+    pub async fn users(
+        &self,
+        client: &AdminClient,
+        credentials: &Credentials,
+        customer_id: &str,
+        max_age: Option<Duration>,
+    ) -> Result<Arc<UserMap>, ApiError> {
+        let max_age = max_age.map_or(self.ttl, |age| age.min(self.ttl));
+        let key = (credentials.project_id.clone(), customer_id.to_string());
+        self.users
+            .get(key, max_age, || async {
+                let list = client.list_users(credentials, customer_id).await?;
+                Ok(list.into_iter().map(|u| (email_key(&u.email), u)).collect())
+            })
+            .await
+    }
+
+    /// Records the operator's own write, so the next reconcile needs no list call to see it.
+    pub fn record_customer(&self, project_id: &str, customer: Customer) {
+        self.customers.update(&project_id.to_string(), |map| {
+            map.insert(customer.customer_id.clone(), customer);
+        });
+    }
+
+    pub fn forget_customer(&self, project_id: &str, customer_id: &str) {
+        self.customers.update(&project_id.to_string(), |map| {
+            map.remove(customer_id);
+        });
+        self.users.invalidate(&(project_id.to_string(), customer_id.to_string()));
+    }
+
+    pub fn record_user(&self, project_id: &str, customer_id: &str, user: User) {
+        self.users.update(&(project_id.to_string(), customer_id.to_string()), |map| {
+            map.insert(email_key(&user.email), user);
+        });
+    }
+
+    pub fn forget_user(&self, project_id: &str, customer_id: &str, email: &str) {
+        self.users.update(&(project_id.to_string(), customer_id.to_string()), |map| {
+            map.remove(&email_key(email));
+        });
+    }
+
+    /// Drops a snapshot the operator no longer trusts (a write whose outcome is unknown, a 404 or
+    /// 409 that contradicts it): the next reader lists afresh.
+    pub fn invalidate_customers(&self, project_id: &str) {
+        self.customers.invalidate(&project_id.to_string());
+    }
+
+    pub fn invalidate_users(&self, project_id: &str, customer_id: &str) {
+        self.users.invalidate(&(project_id.to_string(), customer_id.to_string()));
+    }
+}
+
+/// Single-flight cells: one loader at a time per key; the others wait and share its result.
+#[derive(Debug)]
+struct Cells<K, V> {
+    cells: Mutex<HashMap<K, Arc<Cell<V>>>>,
+}
+
+impl<K, V> Default for Cells<K, V> {
+    fn default() -> Self {
+        Self { cells: Mutex::new(HashMap::new()) }
+    }
+}
+
+#[derive(Debug)]
+struct Cell<V> {
+    slot: tokio::sync::Mutex<Option<Loaded<V>>>,
+    /// Bumped by a write or invalidation that could not wait for an in-flight load: that load's
+    /// result may predate it, so it is used once and not kept as fresh.
+    changes: AtomicU64,
+}
+
+impl<V> Default for Cell<V> {
+    fn default() -> Self {
+        Self { slot: tokio::sync::Mutex::new(None), changes: AtomicU64::new(0) }
+    }
+}
+
+#[derive(Debug)]
+struct Loaded<V> {
+    at: Instant,
+    value: Arc<V>,
+}
+
+impl<K: std::hash::Hash + Eq + Clone, V: Clone> Cells<K, V> {
+    async fn get<F, Fut>(&self, key: K, max_age: Duration, load: F) -> Result<Arc<V>, ApiError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, ApiError>>,
+    {
+        let cell = self.cell(key);
+        let mut slot = cell.slot.lock().await;
+        if let Some(loaded) = slot.as_ref()
+            && loaded.at.elapsed() <= max_age
+        {
+            return Ok(loaded.value.clone());
+        }
+        let (started, changes) = (Instant::now(), cell.changes.load(Ordering::Acquire));
+        let value = Arc::new(load().await?);
+        *slot = (cell.changes.load(Ordering::Acquire) == changes).then(|| Loaded { at: started, value: value.clone() });
+        Ok(value)
+    }
+
+    /// Applies `change` to a loaded snapshot; while a load is in flight, marks it stale instead.
+    fn update(&self, key: &K, change: impl FnOnce(&mut V)) {
+        let Some(cell) = self.existing(key) else { return };
+        match cell.slot.try_lock() {
+            Ok(mut slot) => {
+                if let Some(loaded) = slot.as_mut() {
+                    change(Arc::make_mut(&mut loaded.value));
+                }
+            }
+            Err(_) => {
+                cell.changes.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+    }
+
+    fn invalidate(&self, key: &K) {
+        let Some(cell) = self.existing(key) else { return };
+        match cell.slot.try_lock() {
+            Ok(mut slot) => *slot = None,
+            Err(_) => {
+                cell.changes.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+    }
+
+    fn existing(&self, key: &K) -> Option<Arc<Cell<V>>> {
+        self.cells.lock().unwrap_or_else(PoisonError::into_inner).get(key).cloned()
+    }
+
+    fn cell(&self, key: K) -> Arc<Cell<V>> {
+        self.cells.lock().unwrap_or_else(PoisonError::into_inner).entry(key).or_default().clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn one_load_for_concurrent_readers_then_reload_after_ttl() {
+        let cells: Arc<Cells<&str, Vec<u32>>> = Arc::default();
+        let loads = Arc::new(AtomicUsize::new(0));
+        let load = |loads: Arc<AtomicUsize>| async move {
+            loads.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Ok(vec![1, 2, 3])
+        };
+        let readers = (0..10).map(|_| {
+            let (cells, loads) = (cells.clone(), loads.clone());
+            tokio::spawn(async move { cells.get("p", Duration::from_secs(60), || load(loads)).await })
+        });
+        for reader in futures::future::join_all(readers).await {
+            assert_eq!(*reader.unwrap().unwrap(), vec![1, 2, 3]);
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+
+        tokio::time::advance(Duration::from_secs(30)).await;
+        cells.get("p", Duration::from_secs(60), || load(loads.clone())).await.unwrap();
+        assert_eq!(loads.load(Ordering::SeqCst), 1, "still fresh");
+        cells.get("p", Duration::from_secs(10), || load(loads.clone())).await.unwrap();
+        assert_eq!(loads.load(Ordering::SeqCst), 2, "a reader that needs fresher data reloads");
+    }
+
+    #[tokio::test]
+    async fn own_writes_update_the_snapshot_and_invalidate_forces_a_load() {
+        let cells: Cells<&str, Vec<u32>> = Cells::default();
+        cells.get("p", Duration::from_secs(60), || async { Ok(vec![1]) }).await.unwrap();
+        cells.update(&"p", |v| v.push(2));
+        let seen = cells.get("p", Duration::from_secs(60), || async { Ok(vec![99]) }).await.unwrap();
+        assert_eq!(*seen, vec![1, 2]);
+        cells.invalidate(&"p");
+        let seen = cells.get("p", Duration::from_secs(60), || async { Ok(vec![7]) }).await.unwrap();
+        assert_eq!(*seen, vec![7]);
+    }
+
+    #[tokio::test]
+    async fn a_write_during_a_load_makes_that_load_stale() {
+        let cells: Arc<Cells<&str, Vec<u32>>> = Arc::default();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let loader = {
+            let cells = cells.clone();
+            tokio::spawn(async move {
+                cells
+                    .get("p", Duration::from_secs(60), || async move {
+                        let _ = started_tx.send(());
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Ok(vec![1])
+                    })
+                    .await
+            })
+        };
+        started_rx.await.unwrap();
+        cells.update(&"p", |v| v.push(2)); // cannot apply: the load is in flight
+        assert_eq!(*loader.await.unwrap().unwrap(), vec![1]);
+        let seen = cells.get("p", Duration::from_secs(60), || async { Ok(vec![1, 2]) }).await.unwrap();
+        assert_eq!(*seen, vec![1, 2], "the stale load was not kept");
+    }
+
+    #[tokio::test]
+    async fn a_failed_load_is_not_cached() {
+        let cells: Cells<&str, Vec<u32>> = Cells::default();
+        let failed = cells.get("p", Duration::from_secs(60), || async { Err(ApiError::Timeout) }).await;
+        assert!(failed.is_err());
+        let seen = cells.get("p", Duration::from_secs(60), || async { Ok(vec![5]) }).await.unwrap();
+        assert_eq!(*seen, vec![5]);
+    }
+}

@@ -1,0 +1,79 @@
+//! Credentials: a missing Secret, a wrong password, a rotation to another account, and tokens
+//! that expire every few seconds, as the operator meets them at run time.
+
+use std::time::Duration;
+
+use corti_operator::sim::{Role, SimConfig};
+use serde_json::json;
+
+use crate::harness::{ADMIN_EMAIL, ADMIN_PASSWORD, Env, ready_is};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_then_created_and_wrong_then_fixed_credentials() {
+    let env = Env::start("e2e-creds").await;
+    env.customer("late", json!({ "displayName": "Late", "credentialsSecretRef": { "name": "not-yet" } })).await;
+    let waiting = env.wait_ready(&env.customers(), "late", "False", "CredentialsNotFound").await;
+    assert!(crate::harness::ready_message(&waiting).contains("not-yet"), "the message names the Secret");
+    env.put_credentials("not-yet", ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    env.wait_ready(&env.customers(), "late", "True", "Reconciled").await;
+
+    env.put_credentials("wrong", ADMIN_EMAIL, "not-the-password-at-all").await;
+    env.customer("locked", json!({ "displayName": "Locked", "credentialsSecretRef": { "name": "wrong" } })).await;
+    let rejected = env.wait_ready(&env.customers(), "locked", "False", "CredentialsRejected").await;
+    assert!(!crate::harness::ready_message(&rejected).contains("not-the-password"), "never a secret in status");
+    env.put_credentials("wrong", ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    env.wait_ready(&env.customers(), "locked", "True", "Reconciled").await;
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_to_another_account_takes_effect_without_a_restart() {
+    let sim = SimConfig::new().account("member@corti.test", "member-password-0123", Role::Member).account(
+        "second@corti.test",
+        "second-password-0123",
+        Role::Owner,
+    );
+    let env = Env::start_with("e2e-rotate", sim, &[]).await;
+    env.customer("c", json!({ "displayName": "C", "credentialsSecretRef": { "name": crate::harness::CREDENTIALS } })).await;
+    env.wait_ready(&env.customers(), "c", "True", "Reconciled").await;
+
+    // A member may read but not write: a write now fails with Forbidden, proving the new account is used.
+    env.put_credentials(crate::harness::CREDENTIALS, "member@corti.test", "member-password-0123").await;
+    env.patch(&env.customers(), "c", json!({ "spec": { "displayName": "C2" } })).await;
+    env.wait_ready(&env.customers(), "c", "False", "Forbidden").await;
+
+    env.put_credentials(crate::harness::CREDENTIALS, "second@corti.test", "second-password-0123").await;
+    env.wait_ready(&env.customers(), "c", "True", "Reconciled").await;
+    assert_eq!(env.remote_customer("c").expect("customer").customer.display_name, "C2");
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_that_expire_every_two_seconds_never_reach_a_status() {
+    let env = Env::start_with("e2e-token", SimConfig::new().token_ttl(Duration::from_secs(2)), &[]).await;
+    let creds = json!({ "name": crate::harness::CREDENTIALS });
+    env.customer("c", json!({ "displayName": "C", "credentialsSecretRef": creds })).await;
+    for i in 0..3 {
+        env.user(&format!("u{i}"), json!({ "customerRef": { "name": "c" }, "email": format!("u{i}@x.example"), "firstName": "U", "lastName": format!("{i}") }))
+            .await;
+    }
+    // Over ~12 s (several token lifetimes, several resyncs, some edits), no status may ever say
+    // the credentials were rejected.
+    let started = tokio::time::Instant::now();
+    let mut edits = 0;
+    while started.elapsed() < Duration::from_secs(12) {
+        for user in env.users().list(&Default::default()).await.expect("list").items {
+            assert!(!ready_is(&user, "False", "CredentialsRejected"), "a token expiry reached a status");
+        }
+        let customer = env.customers().get("c").await.expect("get");
+        assert!(!ready_is(&customer, "False", "CredentialsRejected"), "a token expiry reached a status");
+        if started.elapsed() > Duration::from_secs(3 * (edits + 1)) {
+            edits += 1;
+            env.patch(&env.users(), "u0", json!({ "spec": { "firstName": format!("U{edits}") } })).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    env.wait_ready(&env.users(), "u0", "True", "Reconciled").await;
+    assert!(env.calls("POST", "/auth/token") >= 3, "tokens were really renewed");
+    env.finish().await;
+}
