@@ -890,3 +890,335 @@ fn contained(desired: &Value, live: &Value, path: &str, differences: &mut Vec<St
         _ => differences.push(format!("{path}: {desired} became {live}")),
     }
 }
+
+/// The operator binary, configured exactly as the chart's Deployment configures it (its env) and
+/// authenticated as the chart's ServiceAccount (impersonation), runs the happy path against the
+/// simulator: the chart's RBAC is enough. One watched namespace, the default credentials Secret in
+/// the release namespace (readable by name only), a password Secret, leader election on a Lease.
+#[tokio::test]
+async fn operator_runs_with_only_the_chart_permissions() {
+    install_crds();
+    let operator_ns = namespace_with_labels("chart-op", &[RESTRICTED]).await;
+    let tenants = namespace("chart-op-tenants").await;
+    let (ns, tenants_ns) = (operator_ns.name(), tenants.name());
+    // No Pod (replicas 0; there is no kubelet anyway): the operator runs here, as the Pod would.
+    let (release, ran) = Release::install(
+        &release_name(&operator_ns),
+        ns,
+        &[
+            "--set",
+            &format!("watchNamespaces={{{tenants_ns}}}"),
+            "--set",
+            "replicas=0,leaderElection.enabled=true,defaultCredentialsSecret.name=corti-admin,logFormat=text",
+        ],
+    );
+    ran.clean("helm install");
+
+    let sim = Simulator::start();
+    let secret = |namespace: &str, name: &str, data: &[(&str, &str)]| {
+        let data: serde_json::Map<String, Value> = data
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), json!(v)))
+            .collect();
+        json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": name, "namespace": namespace }, "stringData": data })
+    };
+    let credentials = [
+        ("email", DEMO_EMAIL),
+        ("password", DEMO_PASSWORD),
+        ("projectId", DEMO_PROJECT),
+    ];
+    apply(&secret(ns, "corti-admin", &credentials));
+    apply(&secret(tenants_ns, "tenant-credentials", &credentials));
+    apply(&secret(
+        tenants_ns,
+        "jane-password",
+        &[("password", "a-long-enough-password-42")],
+    ));
+
+    let operator = Operator::start(&release, &sim.base_url);
+    // One Customer with the default credentials, one with its namespace's Secret; a user of each.
+    apply(
+        &json!({ "apiVersion": "admin.corti.app/v1alpha1", "kind": "Customer",
+        "metadata": { "name": "contoso", "namespace": tenants_ns },
+        "spec": { "displayName": "Contoso Hospital", "deletionPolicy": "Delete" } }),
+    );
+    apply(
+        &json!({ "apiVersion": "admin.corti.app/v1alpha1", "kind": "Customer",
+        "metadata": { "name": "fabrikam", "namespace": tenants_ns },
+        "spec": { "displayName": "Fabrikam Clinic", "credentialsSecretRef": { "name": "tenant-credentials" } } }),
+    );
+    apply(
+        &json!({ "apiVersion": "admin.corti.app/v1alpha1", "kind": "CustomerUser",
+        "metadata": { "name": "jane", "namespace": tenants_ns },
+        "spec": { "customerRef": { "name": "contoso" }, "email": "jane.smith@contoso.example",
+                  "firstName": "Jane", "lastName": "Smith",
+                  "passwordSecretRef": { "name": "jane-password", "key": "password" } } }),
+    );
+    apply(
+        &json!({ "apiVersion": "admin.corti.app/v1alpha1", "kind": "CustomerUser",
+        "metadata": { "name": "john", "namespace": tenants_ns },
+        "spec": { "customerRef": { "name": "fabrikam" }, "email": "john.doe@fabrikam.example" } }),
+    );
+    for resource in [
+        "customer/contoso",
+        "customer/fabrikam",
+        "customeruser/jane",
+        "customeruser/john",
+    ] {
+        operator.wait_ready(tenants_ns, resource).await;
+    }
+
+    // An update, then deletions through the finalizer (remote delete, then the finalizer's patch).
+    kubectl(&[
+        "patch",
+        "customeruser",
+        "jane",
+        "-n",
+        tenants_ns,
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"lastName":"Smith-Jones"}}"#,
+    ])
+    .clean("patch a CustomerUser");
+    operator.wait_ready(tenants_ns, "customeruser/jane").await;
+    kubectl(&[
+        "delete",
+        "customeruser",
+        "jane",
+        "john",
+        "-n",
+        tenants_ns,
+        "--wait=false",
+    ])
+    .clean("delete the users");
+    kubectl(&[
+        "delete",
+        "customer",
+        "contoso",
+        "fabrikam",
+        "-n",
+        tenants_ns,
+        "--wait=false",
+    ])
+    .clean("delete the customers");
+    operator
+        .wait_gone(
+            tenants_ns,
+            &[
+                "customeruser/jane",
+                "customeruser/john",
+                "customer/contoso",
+                "customer/fabrikam",
+            ],
+        )
+        .await;
+
+    // It held the Lease, in its own namespace, under its name.
+    let lease = kubectl(&["get", "lease", &release.fullname(), "-n", ns, "-o", "json"])
+        .clean("get the Lease");
+    let lease: Value = serde_json::from_str(&lease.stdout).expect("JSON");
+    assert_eq!(lease["spec"]["holderIdentity"], OPERATOR_POD, "{lease}");
+    let log = operator.stop();
+    assert!(
+        !log.to_lowercase().contains("forbidden"),
+        "the operator was refused something:\n{log}"
+    );
+    drop(release);
+}
+
+const DEMO_EMAIL: &str = "admin@example.com";
+const DEMO_PASSWORD: &str = "demo-password-123456";
+const DEMO_PROJECT: &str = "demo-project";
+const OPERATOR_POD: &str = "corti-operator-test-pod";
+const WAIT: Duration = Duration::from_secs(90);
+
+fn apply(object: &Value) {
+    let file = tempfile::NamedTempFile::new().expect("a temporary file");
+    std::fs::write(file.path(), object.to_string()).expect("write the manifest");
+    kubectl(&["apply", "-f", &file.path().display().to_string()]).clean("kubectl apply");
+}
+
+/// `corti-admin-sim` with its demo project and account, on a free loopback port.
+struct Simulator {
+    child: std::process::Child,
+    base_url: String,
+}
+
+impl Simulator {
+    fn start() -> Simulator {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_corti-admin-sim"))
+            .args(["--listen", "127.0.0.1:0"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the simulator starts");
+        let stdout = child.stdout.take().expect("its stdout");
+        let mut first = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut first)
+            .expect("the simulator prints its URL");
+        // "corti-admin-sim: Admin API at http://127.0.0.1:PORT"
+        let base_url = first
+            .rsplit(' ')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        assert!(
+            base_url.starts_with("http://"),
+            "unexpected first line of corti-admin-sim: {first:?}"
+        );
+        Simulator { child, base_url }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The operator process, with the Deployment's environment and the ServiceAccount's permissions.
+struct Operator {
+    child: std::process::Child,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Operator {
+    fn start(release: &Release, admin_api_url: &str) -> Operator {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let kubeconfig =
+            support::impersonating_kubeconfig(dir.path(), &release.namespace, &release.fullname());
+        let deployment = kubectl(&[
+            "get",
+            "deployment",
+            &release.fullname(),
+            "-n",
+            &release.namespace,
+            "-o",
+            "json",
+        ])
+        .clean("get the Deployment");
+        let deployment: Value = serde_json::from_str(&deployment.stdout).expect("JSON");
+        let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+        let mut command = Command::new(env!("CARGO_BIN_EXE_corti-operator"));
+        command
+            .env_clear()
+            .env("KUBECONFIG", &kubeconfig)
+            .env("RUST_LOG", "info,corti_operator=debug");
+        for variable in container["env"].as_array().expect("env") {
+            let name = variable["name"].as_str().expect("a name");
+            let value = match name {
+                // The downward API, as the kubelet would fill it in.
+                "POD_NAME" => OPERATOR_POD.to_owned(),
+                "POD_NAMESPACE" => release.namespace.clone(),
+                // The simulator instead of the real Admin API; a free port; quick passes.
+                "CORTI_ADMIN_API_URL" => admin_api_url.to_owned(),
+                "CORTI_HEALTH_ADDR" => "127.0.0.1:0".to_owned(),
+                "CORTI_RESYNC_PERIOD" => "5s".to_owned(),
+                _ => variable["value"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{name} has a value"))
+                    .to_owned(),
+            };
+            command.env(name, value);
+        }
+        let args: Vec<&str> = container["args"]
+            .as_array()
+            .expect("args")
+            .iter()
+            .map(|a| a.as_str().expect("text"))
+            .collect();
+        let log = dir.path().join("operator.log");
+        let log_file = std::fs::File::create(&log).expect("the operator's log");
+        let child = command
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(log_file.try_clone().expect("a log handle"))
+            .stderr(log_file)
+            .spawn()
+            .expect("the operator starts");
+        Operator {
+            child,
+            log,
+            _dir: dir,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn wait_ready(&self, namespace: &str, resource: &str) {
+        let what = format!("{namespace}/{resource} Ready for its generation");
+        let check = || async {
+            let ran = kubectl(&["get", resource, "-n", namespace, "-o", "json"]);
+            let Ok(object) = serde_json::from_str::<Value>(&ran.stdout) else {
+                return false;
+            };
+            object["status"]["conditions"]
+                .as_array()
+                .is_some_and(|conditions| {
+                    conditions.iter().any(|c| {
+                        c["type"] == "Ready"
+                            && c["status"] == "True"
+                            && c["observedGeneration"] == object["metadata"]["generation"]
+                    })
+                })
+        };
+        if tokio::time::timeout(WAIT, async {
+            while !check().await {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        })
+        .await
+        .is_err()
+        {
+            let state = kubectl(&["get", resource, "-n", namespace, "-o", "yaml"]).stdout;
+            panic!(
+                "timed out waiting for {what}:\n{state}\noperator log:\n{}",
+                self.log()
+            );
+        }
+    }
+
+    async fn wait_gone(&self, namespace: &str, resources: &[&str]) {
+        for resource in resources {
+            let what = format!(
+                "{namespace}/{resource} to be deleted (operator log: {})",
+                self.log.display()
+            );
+            eventually(&what, WAIT, || async {
+                let ran = kubectl(&[
+                    "get",
+                    resource,
+                    "-n",
+                    namespace,
+                    "--ignore-not-found",
+                    "-o",
+                    "name",
+                ]);
+                ran.success && ran.stdout.trim().is_empty()
+            })
+            .await;
+        }
+    }
+
+    /// Stops it (SIGKILL is enough: nothing is left to do) and returns its log.
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.log()
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
