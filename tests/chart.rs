@@ -1054,11 +1054,13 @@ impl Simulator {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("the simulator starts");
-        let stdout = child.stdout.take().expect("its stdout");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("its stdout"));
         let mut first = String::new();
-        std::io::BufReader::new(stdout)
+        stdout
             .read_line(&mut first)
             .expect("the simulator prints its URL");
+        // Keep reading what it prints next, so that it never writes to a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         // "corti-admin-sim: Admin API at http://127.0.0.1:PORT"
         let base_url = first
             .rsplit(' ')
