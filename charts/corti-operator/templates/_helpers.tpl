@@ -1,0 +1,90 @@
+{{/* The chart name, at most 63 characters. */}}
+{{- define "corti-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The full name of the release's objects, at most 63 characters. */}}
+{{- define "corti-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "corti-operator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels of every object. */}}
+{{- define "corti-operator.labels" -}}
+helm.sh/chart: {{ include "corti-operator.chart" . }}
+{{ include "corti-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: operator
+app.kubernetes.io/part-of: corti-operator
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* Labels that select the operator's Pods (never change them: a Deployment's selector is immutable). */}}
+{{- define "corti-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "corti-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "corti-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "corti-operator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "corti-operator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* "true" when the operator must hold a Lease before it writes. */}}
+{{- define "corti-operator.leaderElection" -}}
+{{- if or .Values.leaderElection.enabled (gt (int .Values.replicas) 1) }}true{{ else }}false{{ end }}
+{{- end }}
+
+{{- define "corti-operator.leaseName" -}}
+{{- default (include "corti-operator.fullname" .) .Values.leaderElection.leaseName }}
+{{- end }}
+
+{{/*
+What the operator does to Customers and CustomerUsers and around them in a namespace it
+reconciles, besides reading them: finalizers (JSON patch on the resource), status (server-side
+apply), Events, and reading Secrets by name (credentials and passwords; never list or watch).
+*/}}
+{{- define "corti-operator.writeRules" -}}
+- apiGroups: ["admin.corti.app"]
+  resources: ["customers", "customerusers"]
+  verbs: ["patch"]
+- apiGroups: ["admin.corti.app"]
+  resources: ["customers/status", "customerusers/status"]
+  verbs: ["get", "patch"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
+{{- end }}
+
+{{/* Reading (and watching) the two kinds. */}}
+{{- define "corti-operator.readRules" -}}
+- apiGroups: ["admin.corti.app"]
+  resources: ["customers", "customerusers"]
+  verbs: ["get", "list", "watch"]
+{{- end }}
