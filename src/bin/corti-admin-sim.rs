@@ -21,7 +21,8 @@ async fn main() -> ExitCode {
             let mut message = e.to_string();
             let mut source = e.source();
             while let Some(cause) = source {
-                message.push_str(&format!(": {cause}"));
+                message.push_str(": ");
+                message.push_str(&cause.to_string());
                 source = cause.source();
             }
             eprintln!("corti-admin-sim: {message}");

@@ -21,7 +21,8 @@ async fn main() -> ExitCode {
             let mut message = error.to_string();
             let mut source = std::error::Error::source(&error);
             while let Some(cause) = source {
-                message.push_str(&format!(": {cause}"));
+                message.push_str(": ");
+                message.push_str(&cause.to_string());
                 source = cause.source();
             }
             eprintln!("corti-operator: {message}");

@@ -189,6 +189,7 @@ where
 }
 
 /// Only errors that kept a pass from writing status land here (the Kubernetes API failed).
+#[allow(clippy::needless_pass_by_value)] // the signature kube-runtime asks for
 fn error_policy<K: Managed>(object: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
     tracing::warn!(object = %object_key(object.as_ref()), %error, "reconcile failed");
     ctx.metrics

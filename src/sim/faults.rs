@@ -122,17 +122,17 @@ impl Faults {
     /// Consumes the fault, if any, that hits this call before it is served. `roll` is a uniform
     /// random number in `[0, 1)`, passed in so tests are deterministic.
     pub fn take_before(&mut self, endpoint: Endpoint, roll: f64) -> Option<Injected> {
-        if let Some(limit) = self.rate_limit.as_mut() {
-            if limit.count > 0 {
-                limit.count -= 1;
-                let retry_after_seconds = limit.retry_after_seconds;
-                if limit.count == 0 {
-                    self.rate_limit = None;
-                }
-                return Some(Injected::RateLimited {
-                    retry_after_seconds,
-                });
+        if let Some(limit) = self.rate_limit.as_mut()
+            && limit.count > 0
+        {
+            limit.count -= 1;
+            let retry_after_seconds = limit.retry_after_seconds;
+            if limit.count == 0 {
+                self.rate_limit = None;
             }
+            return Some(Injected::RateLimited {
+                retry_after_seconds,
+            });
         }
         let name = endpoint.to_string();
         if let Some(next) = self.fail_next.get_mut(&name) {

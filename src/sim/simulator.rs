@@ -66,10 +66,10 @@ impl Simulator {
     pub fn new(config: SimConfig) -> Result<Self, SimError> {
         config.faults.validate().map_err(SimError::Faults)?;
         let mut store = Store::new(&config.projects);
-        if let Some(path) = &config.state_file {
-            if let Some(saved) = persist::load(path).map_err(SimError::LoadState)? {
-                store.restore(saved);
-            }
+        if let Some(path) = &config.state_file
+            && let Some(saved) = persist::load(path).map_err(SimError::LoadState)?
+        {
+            store.restore(saved);
         }
         Ok(Self {
             shared: Arc::new(Shared {

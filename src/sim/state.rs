@@ -321,15 +321,14 @@ impl Store {
             .iter()
             .position(|c| c.customer.customer_id == customer_id)
             .ok_or(StateError::CustomerNotFound)?;
-        if let Some(new_id) = &patch.customer_id {
-            if new_id != customer_id
-                && project
-                    .customers
-                    .iter()
-                    .any(|c| &c.customer.customer_id == new_id)
-            {
-                return Err(StateError::CustomerExists);
-            }
+        if let Some(new_id) = &patch.customer_id
+            && new_id != customer_id
+            && project
+                .customers
+                .iter()
+                .any(|c| &c.customer.customer_id == new_id)
+        {
+            return Err(StateError::CustomerExists);
         }
         let customer = &mut project.customers[index].customer;
         if let Some(id) = patch.customer_id {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use corti_operator::sim::SimConfig;
-use kube::api::{Patch, PatchParams};
+use kube::api::{ListParams, Patch, PatchParams};
 use serde_json::json;
 
 use crate::harness::{CREDENTIALS, Env, WAIT};
@@ -39,13 +39,13 @@ async fn a_forced_resync_of_everything_makes_no_writes_and_few_lists() {
     eventually("everything Ready", WAIT * 2, || async {
         let users = env
             .users()
-            .list(&Default::default())
+            .list(&ListParams::default())
             .await
             .map(|l| l.items)
             .unwrap_or_default();
         let customers = env
             .customers()
-            .list(&Default::default())
+            .list(&ListParams::default())
             .await
             .map(|l| l.items)
             .unwrap_or_default();
@@ -68,7 +68,7 @@ async fn a_forced_resync_of_everything_makes_no_writes_and_few_lists() {
     let annotate = json!({ "metadata": { "annotations": { "admin.corti.app/resync": "r1" } } });
     for customer in env
         .customers()
-        .list(&Default::default())
+        .list(&ListParams::default())
         .await
         .expect("list")
         .items
@@ -81,7 +81,7 @@ async fn a_forced_resync_of_everything_makes_no_writes_and_few_lists() {
     }
     for user in env
         .users()
-        .list(&Default::default())
+        .list(&ListParams::default())
         .await
         .expect("list")
         .items
@@ -98,13 +98,13 @@ async fn a_forced_resync_of_everything_makes_no_writes_and_few_lists() {
         || async {
             let users = env
                 .users()
-                .list(&Default::default())
+                .list(&ListParams::default())
                 .await
                 .map(|l| l.items)
                 .unwrap_or_default();
             let customers = env
                 .customers()
-                .list(&Default::default())
+                .list(&ListParams::default())
                 .await
                 .map(|l| l.items)
                 .unwrap_or_default();
@@ -129,7 +129,7 @@ async fn a_forced_resync_of_everything_makes_no_writes_and_few_lists() {
     let writes =
         count("POST") - env.calls("POST", "/auth/token") + count("PATCH") + count("DELETE");
     let lists = count("GET");
-    let pages = |n: u64| n.div_ceil(PAGE).max(1) + u64::from(n > 0 && n % PAGE == 0);
+    let pages = |n: u64| n.div_ceil(PAGE).max(1) + u64::from(n > 0 && n.is_multiple_of(PAGE));
     let budget = pages(sizes.len() as u64) + sizes.iter().map(|&n| pages(n)).sum::<u64>();
     println!(
         "forced resync of {total} resources: {lists} list calls (budget {budget}), {writes} writes"

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use corti_operator::sim::{Role, SimConfig};
+use kube::api::ListParams;
 use serde_json::json;
 
 use crate::harness::{ADMIN_EMAIL, ADMIN_PASSWORD, Env, ready_is};
@@ -121,7 +122,7 @@ async fn tokens_that_expire_every_two_seconds_never_reach_a_status() {
     while started.elapsed() < Duration::from_secs(12) {
         for user in env
             .users()
-            .list(&Default::default())
+            .list(&ListParams::default())
             .await
             .expect("list")
             .items

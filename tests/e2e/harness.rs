@@ -320,13 +320,11 @@ impl Env {
             let users_left = users
                 .list(&ListParams::default())
                 .await
-                .map(|l| l.items.len())
-                .unwrap_or(1);
+                .map_or(1, |l| l.items.len());
             let customers_left = customers
                 .list(&ListParams::default())
                 .await
-                .map(|l| l.items.len())
-                .unwrap_or(1);
+                .map_or(1, |l| l.items.len());
             users_left + customers_left == 0
         })
         .await;
