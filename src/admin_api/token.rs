@@ -2,6 +2,7 @@
 //! once for many concurrent callers, and dropped when the account's password changes.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -15,12 +16,27 @@ use super::secret::Token;
 /// Used when the login response omits `expiresIn`.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct TokenCache {
     slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Slot>>>>,
 }
 
-#[derive(Debug, Default)]
+/// By hand: the keys are account emails (personal data) and the slots hold an unsalted hash of
+/// each password, so only the number of accounts is shown.
+impl fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let accounts = self
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
+        f.debug_struct("TokenCache")
+            .field("accounts", &accounts)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
 struct Slot {
     fingerprint: [u8; 32],
     token: Option<Token>,
