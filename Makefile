@@ -1,17 +1,20 @@
 # The commands the README names. Each works on a fresh machine: what they need is installed or built
 # (and cached) by the scripts they call.
-.PHONY: quickstart test test-e2e lint crds fmt
+.PHONY: quickstart test test-unit test-e2e lint crds fmt
 
 # Local control plane + simulator + operator + deploy/examples, then prints what it made.
 quickstart:
 	tests/quickstart
 
-# Lints, then every test that needs no control plane: unit, client and simulator, contract, CRDs.
-test: lint
+# Every test: lints, the tier without a control plane, then the tiers on a real one.
+test: lint test-unit test-e2e
+
+# Unit, client-vs-simulator, simulator-vs-contract and CRD tests: no control plane needed.
+test-unit:
 	cargo test --locked
 
-# The tiers on a real local control plane (built from Go modules and cached on first use):
-# control-plane smoke test and the operator end to end.
+# On a real local control plane (built from Go modules and cached on first use): its smoke test,
+# the operator end to end, the Helm chart; then the Argo CD health checks.
 test-e2e:
 	tests/run-all
 

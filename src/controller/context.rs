@@ -91,7 +91,16 @@ impl Context {
                 *attempt = attempt.saturating_add(1);
                 Action::requeue(delay)
             }
-            Some(Retry::Slowly | Retry::Waiting) => {
+            // Waiting on another resource: its change wakes this one, but that wake can beat the
+            // cache this pass reads (each controller has its own watch), so look again soon, then
+            // less and less often. Only the caches and the Secret are read meanwhile.
+            Some(Retry::Waiting) => {
+                let attempt = failures.entry(object.to_string()).or_insert(0);
+                let delay = backoff_delay(*attempt, None, jitter).min(self.settings.slow_retry);
+                *attempt = attempt.saturating_add(1);
+                Action::requeue(delay)
+            }
+            Some(Retry::Slowly) => {
                 failures.remove(object);
                 Action::requeue(resync_delay(self.settings.slow_retry, jitter))
             }

@@ -16,7 +16,7 @@ use super::plan::{CustomerPlan, plan_customer};
 use super::status::{
     Managed, add_finalizer, commit, has_finalizer, object_key, publish, remove_finalizer,
 };
-use super::{CREATE_MAX_AGE, FORCED_MAX_AGE, paused, resync_request};
+use super::{CREATE_MAX_AGE, paused, resync_request};
 use crate::admin_api::{ApiError, Credentials, Customer as RemoteCustomer, Deleted, ErrorClass};
 use crate::crd::{Customer, CustomerStatus, CustomerUser, DeletionPolicy};
 
@@ -62,10 +62,10 @@ async fn sync(
     let observed = observe(
         ctx,
         &credentials,
-        resync.is_some().then_some(FORCED_MAX_AGE),
+        resync.as_ref().map(|(_, max_age)| *max_age),
     )
     .await?;
-    status.last_resync = resync.or(status.last_resync.take());
+    status.last_resync = resync.map(|(value, _)| value).or(status.last_resync.take());
     let mut remote = observed.get(&customer_id).cloned();
     if remote.is_none() && status.customer_id.is_some() {
         publish(

@@ -32,7 +32,7 @@ pub enum Retry {
     Backoff(Option<Duration>),
     /// A person must act; look again only now and then (a change to the resource wakes it sooner).
     Slowly,
-    /// Waiting on another resource whose change wakes this one; look again now and then anyway.
+    /// Waiting on another resource whose change wakes this one; look again soon, then less often.
     Waiting,
 }
 

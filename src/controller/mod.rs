@@ -7,6 +7,7 @@ mod credentials;
 mod customer;
 mod error;
 mod plan;
+mod resync;
 mod retry;
 mod status;
 mod user;
@@ -36,9 +37,6 @@ use crate::observe::Snapshots;
 
 /// Before a create, an observation at most this old (else a fresh list).
 const CREATE_MAX_AGE: Duration = Duration::from_secs(10);
-/// A resync asked for by annotation accepts an observation at most this old: a whole batch of
-/// annotated resources then shares one fresh list per customer.
-const FORCED_MAX_AGE: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Debug)]
 pub struct RunConfig {
@@ -205,13 +203,15 @@ fn paused<K: Managed>(object: &K) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
-/// The `admin.corti.app/resync` value, when it differs from the one last acted on.
-fn resync_request<K: Managed>(object: &K, last: Option<&str>) -> Option<String> {
-    object
-        .annotations()
-        .get(RESYNC_ANNOTATION)
-        .filter(|value| Some(value.as_str()) != last)
-        .cloned()
+/// A new `admin.corti.app/resync` request (its value), and how old an observation may be to
+/// serve it: one made after the request.
+fn resync_request<K: Managed>(object: &K, last: Option<&str>) -> Option<(String, Duration)> {
+    let value = resync::requested(object.annotations().get(RESYNC_ANNOTATION), last)?;
+    let at = resync::requested_at(object.meta().managed_fields.as_deref().unwrap_or_default());
+    Some((
+        value,
+        resync::max_age(at, k8s_openapi::jiff::Timestamp::now()),
+    ))
 }
 
 /// A paused resource keeps its `Ready` status; its reason says it is paused. No remote calls.

@@ -182,7 +182,15 @@ pub async fn add_finalizer<K: Managed>(ctx: &Context, object: &K) -> Result<(), 
     } else {
         serde_json::json!([{ "op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER }])
     };
-    json_patch(ctx, object, patch).await
+    match json_patch(ctx, object, patch).await {
+        // The `test` failed (422): the object changed since this copy was read. Its watch event
+        // brings the new copy, and with it the next pass.
+        Err(Error::Kube(kube::Error::Api(status))) if status.code == 422 => {
+            tracing::debug!(object = %object_key(object), "stale copy; finalizer added on the next pass");
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 pub async fn remove_finalizer<K: Managed>(ctx: &Context, object: &K) -> Result<(), Error> {

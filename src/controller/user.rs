@@ -18,7 +18,7 @@ use super::plan::{DesiredPassword, UserPlan, check_password_length, password_has
 use super::status::{
     Managed, add_finalizer, commit, has_finalizer, object_key, publish, remove_finalizer,
 };
-use super::{CREATE_MAX_AGE, FORCED_MAX_AGE, paused, resync_request};
+use super::{CREATE_MAX_AGE, paused, resync_request};
 use crate::admin_api::{ApiError, Credentials, Deleted, ErrorClass, NewUser, User, UserPatch};
 use crate::crd::{Customer, CustomerUser, CustomerUserStatus, DeletionPolicy};
 use crate::observe::{UserMap, email_key};
@@ -69,8 +69,8 @@ async fn sync(
     }
     let password = desired_password(ctx, user, status).await?;
     let resync = resync_request(user, status.last_resync.as_deref());
-    let observed = observe(ctx, &target, resync.is_some().then_some(FORCED_MAX_AGE)).await?;
-    status.last_resync = resync.or(status.last_resync.take());
+    let observed = observe(ctx, &target, resync.as_ref().map(|(_, max_age)| *max_age)).await?;
+    status.last_resync = resync.map(|(value, _)| value).or(status.last_resync.take());
     let mut remote = observed.get(&email_key(&user.spec.email)).cloned();
     if remote.is_none() && status.user_id.is_some() {
         publish(
