@@ -966,7 +966,8 @@ async fn operator_runs_with_only_the_chart_permissions() {
     apply(
         &json!({ "apiVersion": "admin.corti.app/v1alpha1", "kind": "CustomerUser",
         "metadata": { "name": "john", "namespace": tenants_ns },
-        "spec": { "customerRef": { "name": "fabrikam" }, "email": "john.doe@fabrikam.example" } }),
+        "spec": { "customerRef": { "name": "fabrikam" }, "email": "john.doe@fabrikam.example",
+                  "firstName": "John", "lastName": "Doe" } }),
     );
     for resource in [
         "customer/contoso",
