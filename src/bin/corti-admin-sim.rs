@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use corti_operator::cli::error_chain;
 use corti_operator::sim::{DEMO_EMAIL, DEMO_PASSWORD, DEMO_PROJECT, SimArgs, Simulator};
 use tracing_subscriber::EnvFilter;
 
@@ -17,15 +18,8 @@ async fn main() -> ExitCode {
         .init();
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            let mut message = e.to_string();
-            let mut source = e.source();
-            while let Some(cause) = source {
-                message.push_str(": ");
-                message.push_str(&cause.to_string());
-                source = cause.source();
-            }
-            eprintln!("corti-admin-sim: {message}");
+        Err(error) => {
+            eprintln!("corti-admin-sim: {}", error_chain(error.as_ref()));
             ExitCode::FAILURE
         }
     }

@@ -18,14 +18,7 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            let mut message = error.to_string();
-            let mut source = std::error::Error::source(&error);
-            while let Some(cause) = source {
-                message.push_str(": ");
-                message.push_str(&cause.to_string());
-                source = cause.source();
-            }
-            eprintln!("corti-operator: {message}");
+            eprintln!("corti-operator: {}", cli::error_chain(&error));
             ExitCode::FAILURE
         }
     }

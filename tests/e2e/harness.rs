@@ -1,6 +1,6 @@
 //! One end-to-end environment per test: a namespace on the shared control plane, a simulator of
 //! its own (one project, one admin account), the credentials Secret, and the operator binary as a
-//! child process watching only that namespace.
+//! child process watching only that namespace, as the chart's ServiceAccount with the chart's RBAC.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -86,6 +86,7 @@ impl Env {
         .expect("the simulator starts");
         let client = control_plane().client().await;
         let log = log_dir().join(format!("{}-operator.log", ns.name()));
+        let kubeconfig = operator_identity(ns.name());
         let mut env = Env {
             ns,
             client,
@@ -93,7 +94,7 @@ impl Env {
             project,
             operator: None,
             extra_args: operator_args.iter().map(ToString::to_string).collect(),
-            kubeconfig: operator_kubeconfig(),
+            kubeconfig,
             log,
         };
         env.put_credentials(CREDENTIALS, ADMIN_EMAIL, ADMIN_PASSWORD)
@@ -329,6 +330,13 @@ impl Env {
         })
         .await;
         self.kill_operator().await;
+        // The chart's RBAC was enough: the API server never refused the operator anything.
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        assert!(
+            !log.contains("is forbidden: User"),
+            "the operator was refused by RBAC; see {}",
+            self.log.display()
+        );
     }
 }
 
@@ -365,7 +373,34 @@ fn log_dir() -> PathBuf {
     dir
 }
 
-/// The kubeconfig the operator runs with: the admin one for now.
-fn operator_kubeconfig() -> PathBuf {
-    control_plane().kubeconfig_path().to_path_buf()
+/// The operator runs as the chart's ServiceAccount, with the RBAC the chart renders for one
+/// watched namespace, by impersonation: every end-to-end case also proves those permissions are
+/// enough. Returns the kubeconfig that acts as that ServiceAccount.
+fn operator_identity(namespace: &str) -> PathBuf {
+    const RELEASE: &str = "corti-operator"; // the chart's names are then `corti-operator`
+    let chart = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("charts/corti-operator");
+    let rendered = control_plane()
+        .command("helm")
+        .args(["template", RELEASE])
+        .arg(&chart)
+        .args(["--namespace", namespace])
+        .arg(format!("--set=watchNamespaces={{{namespace}}}"))
+        .args(["--show-only", "templates/serviceaccount.yaml"])
+        .args(["--show-only", "templates/rbac.yaml"])
+        .output()
+        .expect("helm runs");
+    assert!(
+        rendered.status.success(),
+        "helm template: {}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
+    let manifest = log_dir().join(format!("{namespace}-rbac.yaml"));
+    std::fs::write(&manifest, &rendered.stdout).expect("write the rendered RBAC");
+    let applied = control_plane().kubectl(["apply", "-f", manifest.to_str().unwrap_or_default()]);
+    assert!(
+        applied.status.success(),
+        "kubectl apply the chart's RBAC: {}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    support::impersonating_kubeconfig(&log_dir(), namespace, RELEASE)
 }
