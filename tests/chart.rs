@@ -355,6 +355,45 @@ fn plain_manifests_are_rendered_from_the_chart() {
     }
 }
 
+/// What the README tells a user to run for the plain manifests, on the real API server: accepted
+/// without a warning, and the Deployment's Pod is admitted under Pod Security `restricted` (the
+/// ReplicaSet controller creates it; no kubelet runs it here).
+#[tokio::test]
+#[ignore = "needs the local control plane and helm: make test-e2e"]
+async fn plain_manifests_apply_cleanly_and_their_pod_is_admitted() {
+    // --force-conflicts: other tests of this run own the CRDs' fields already (helm, kubectl).
+    let deploy = repo().join("deploy").display().to_string();
+    kubectl(&["apply", "--server-side", "--force-conflicts", "-k", &deploy])
+        .clean("kubectl apply --server-side -k deploy/");
+    eventually(
+        "the operator's Pod admitted in corti-system",
+        WAIT,
+        || async {
+            let pods = kubectl(&[
+                "get",
+                "pods",
+                "-n",
+                "corti-system",
+                "-l",
+                "app.kubernetes.io/name=corti-operator",
+                "-o",
+                "name",
+            ]);
+            pods.success && pods.stdout.contains("pod/")
+        },
+    )
+    .await;
+    // Not the CRDs: other tests of this run use them.
+    kubectl(&[
+        "delete",
+        "namespace/corti-system",
+        "clusterrole/corti-operator",
+        "clusterrolebinding/corti-operator",
+        "--wait=false",
+    ])
+    .clean("delete what deploy/ installed");
+}
+
 #[test]
 #[ignore = "needs the local control plane and helm: make test-e2e"]
 fn helm_lint_is_clean() {
