@@ -204,7 +204,7 @@ fn paused<K: Managed>(object: &K) -> bool {
 }
 
 /// A new `admin.corti.app/resync` request (its value), and how old an observation may be to
-/// serve it: one made after the request.
+/// serve it (see `resync.rs`).
 fn resync_request<K: Managed>(object: &K, last: Option<&str>) -> Option<(String, Duration)> {
     let value = resync::requested(object.annotations().get(RESYNC_ANNOTATION), last)?;
     let at = resync::requested_at(object.meta().managed_fields.as_deref().unwrap_or_default());

@@ -174,7 +174,8 @@ pub fn has_finalizer<K: Managed>(object: &K) -> bool {
 }
 
 pub async fn add_finalizer<K: Managed>(ctx: &Context, object: &K) -> Result<(), Error> {
-    let patch = if object.finalizers().is_empty() {
+    let guarded = object.finalizers().is_empty();
+    let patch = if guarded {
         serde_json::json!([
             { "op": "test", "path": "/metadata/resourceVersion", "value": object.resource_version() },
             { "op": "add", "path": "/metadata/finalizers", "value": [FINALIZER] },
@@ -185,7 +186,7 @@ pub async fn add_finalizer<K: Managed>(ctx: &Context, object: &K) -> Result<(), 
     match json_patch(ctx, object, patch).await {
         // The `test` failed (422): the object changed since this copy was read. Its watch event
         // brings the new copy, and with it the next pass.
-        Err(Error::Kube(kube::Error::Api(status))) if status.code == 422 => {
+        Err(Error::Kube(kube::Error::Api(status))) if guarded && status.code == 422 => {
             tracing::debug!(object = %object_key(object), "stale copy; finalizer added on the next pass");
             Ok(())
         }
