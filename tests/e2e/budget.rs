@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use corti_operator::crd::{Customer, CustomerUser};
 use corti_operator::sim::SimConfig;
 use kube::api::{ListParams, Patch, PatchParams};
 use serde_json::json;
@@ -37,18 +38,7 @@ async fn a_forced_resync_of_everything_makes_no_writes_and_few_lists() {
     }
     let total: u64 = sizes.iter().sum::<u64>() + sizes.len() as u64;
     eventually("everything Ready", WAIT * 2, || async {
-        let users = env
-            .users()
-            .list(&ListParams::default())
-            .await
-            .map(|l| l.items)
-            .unwrap_or_default();
-        let customers = env
-            .customers()
-            .list(&ListParams::default())
-            .await
-            .map(|l| l.items)
-            .unwrap_or_default();
+        let (customers, users) = everything(&env).await;
         let ready = users
             .iter()
             .filter(|u| crate::harness::ready_is(*u, "True", "Reconciled"))
@@ -96,18 +86,7 @@ async fn a_forced_resync_of_everything_makes_no_writes_and_few_lists() {
         "every resource acted on the resync request",
         WAIT,
         || async {
-            let users = env
-                .users()
-                .list(&ListParams::default())
-                .await
-                .map(|l| l.items)
-                .unwrap_or_default();
-            let customers = env
-                .customers()
-                .list(&ListParams::default())
-                .await
-                .map(|l| l.items)
-                .unwrap_or_default();
+            let (customers, users) = everything(&env).await;
             users
                 .iter()
                 .all(|u| u.status.as_ref().and_then(|s| s.last_resync.as_deref()) == Some("r1"))
@@ -150,4 +129,14 @@ async fn a_forced_resync_of_everything_makes_no_writes_and_few_lists() {
         "{lists} list calls, budget {budget}: {calls:?}"
     );
     env.finish().await;
+}
+
+/// Every Customer and CustomerUser of the test's namespace (empty while the API server fails).
+async fn everything(env: &Env) -> (Vec<Customer>, Vec<CustomerUser>) {
+    let customers = env.customers().list(&ListParams::default()).await;
+    let users = env.users().list(&ListParams::default()).await;
+    (
+        customers.map(|l| l.items).unwrap_or_default(),
+        users.map(|l| l.items).unwrap_or_default(),
+    )
 }
