@@ -63,6 +63,11 @@ pub struct RunArgs {
     /// How often a resource waiting for a person (bad credentials, invalid spec) is retried; default: the resync period.
     #[arg(long, env = "CORTI_SLOW_RETRY", value_parser = humantime::parse_duration)]
     pub slow_retry: Option<Duration>,
+    /// Whether a resource may adopt a remote customer or user that already exists under its key
+    /// and that it did not create (made in the Console, or left behind by a deleted resource).
+    /// Adoption is recorded in status with an Event; `false` turns such resources to `Conflict`.
+    #[arg(long, env = "CORTI_ADOPT_EXISTING", default_value_t = true, action = clap::ArgAction::Set)]
+    pub adopt_existing: bool,
     /// Admin API calls per second, across the process (0: no limit).
     #[arg(long, env = "CORTI_ADMIN_API_RATE_LIMIT", default_value_t = 10.0)]
     pub admin_api_rate_limit: f64,
@@ -237,6 +242,7 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
         settings: Settings {
             resync_period: args.resync_period,
             slow_retry: args.slow_retry.unwrap_or(args.resync_period),
+            adopt_existing: args.adopt_existing,
         },
         instance: identity,
     };

@@ -679,6 +679,9 @@ async fn install_upgrade_uninstall_under_restricted_pod_security() {
             ("watch", "secrets", Some(tenants_ns), false),
             ("list", "secrets", None, false),
             ("create", "secrets", Some(tenants_ns), false),
+            ("patch", "secrets", Some(tenants_ns), true),
+            ("update", "secrets", Some(tenants_ns), false),
+            ("delete", "secrets", Some(tenants_ns), false),
             ("get", "customers.admin.corti.app", None, true),
             ("list", "customers.admin.corti.app", None, true),
             ("watch", "customerusers.admin.corti.app", None, true),
@@ -794,6 +797,7 @@ async fn install_upgrade_uninstall_under_restricted_pod_security() {
         &[
             ("get", "secrets", Some(tenants_ns), true),
             ("get", "secrets", Some(other_ns), false),
+            ("patch", "secrets", Some(other_ns), false),
             ("get", "secrets/corti-admin", Some(ns), true),
             ("get", "secrets/another-secret", Some(ns), false),
             ("list", "secrets", Some(ns), false),

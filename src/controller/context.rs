@@ -1,4 +1,5 @@
-//! What every reconcile shares: clients, caches, settings, and per-object failure counts.
+//! What every reconcile shares: clients, caches, settings, the claim registry, and per-object
+//! failure counts.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -8,6 +9,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::Recorder;
 use kube::runtime::reflector::Store;
 
+use super::claims::Registry;
 use super::credentials::SecretReader;
 use super::error::Retry;
 use super::retry::{backoff_delay, resync_delay};
@@ -25,8 +27,12 @@ pub struct Settings {
     pub resync_period: Duration,
     /// How often a resource that waits for a person is looked at again.
     pub slow_retry: Duration,
+    /// Whether a resource may adopt a remote object that exists under its key but that it did
+    /// not create (made in the Console, or left by a deleted resource).
+    pub adopt_existing: bool,
 }
 
+/// Built field by field (every field is the caller's to give).
 pub struct Context {
     pub kube: kube::Client,
     pub admin: AdminClient,
@@ -37,7 +43,10 @@ pub struct Context {
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
     pub settings: Settings,
-    failures: Mutex<HashMap<String, u32>>,
+    /// The namespaces watched; empty: all.
+    pub namespaces: Vec<String>,
+    pub claims: Registry,
+    pub backoff: Backoff,
 }
 
 impl std::fmt::Debug for Context {
@@ -49,41 +58,48 @@ impl std::fmt::Debug for Context {
 }
 
 impl Context {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        kube: kube::Client,
-        admin: AdminClient,
-        snapshots: Snapshots,
-        secrets: SecretReader,
-        stores: (Store<Customer>, Store<CustomerUser>),
-        recorder: Recorder,
-        metrics: Arc<Metrics>,
-        settings: Settings,
-    ) -> Self {
-        let (customers, users) = stores;
-        Self {
-            kube,
-            admin,
-            snapshots,
-            secrets,
-            customers,
-            users,
-            recorder,
-            metrics,
-            settings,
-            failures: Mutex::default(),
+    /// Waits until both caches hold their first full list: no decision is made on a partial view
+    /// (at start-up, "no users are left" would otherwise be read off an empty cache).
+    pub async fn caches_synced(&self) {
+        let _ = futures::join!(
+            self.customers.wait_until_ready(),
+            self.users.wait_until_ready()
+        );
+    }
+
+    /// Customers as the controller sees them (one namespace, or all), for live reads.
+    pub fn customers_api(&self) -> kube::Api<Customer> {
+        match self.namespaces.as_slice() {
+            [namespace] => kube::Api::namespaced(self.kube.clone(), namespace),
+            _ => kube::Api::all(self.kube.clone()),
         }
     }
 
     /// The next look at `object` (a `kind/namespace/name` key) after a pass that ended in `retry`
     /// (`None`: success).
     pub fn next_action(&self, object: &str, retry: Option<Retry>) -> Action {
+        self.backoff.next_action(&self.settings, object, retry)
+    }
+
+    pub fn forget(&self, object: &str) {
+        self.backoff.forget(object);
+    }
+}
+
+/// Consecutive failures per object, for exponential backoff.
+#[derive(Debug, Default)]
+pub struct Backoff {
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Backoff {
+    fn next_action(&self, settings: &Settings, object: &str, retry: Option<Retry>) -> Action {
         let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
         let jitter: f64 = rand::random();
         match retry {
             None => {
                 failures.remove(object);
-                Action::requeue(resync_delay(self.settings.resync_period, jitter))
+                Action::requeue(resync_delay(settings.resync_period, jitter))
             }
             Some(Retry::Backoff(retry_after)) => {
                 let attempt = failures.entry(object.to_string()).or_insert(0);
@@ -96,18 +112,18 @@ impl Context {
             // less and less often. Only the caches and the Secret are read meanwhile.
             Some(Retry::Waiting) => {
                 let attempt = failures.entry(object.to_string()).or_insert(0);
-                let delay = backoff_delay(*attempt, None, jitter).min(self.settings.slow_retry);
+                let delay = backoff_delay(*attempt, None, jitter).min(settings.slow_retry);
                 *attempt = attempt.saturating_add(1);
                 Action::requeue(delay)
             }
             Some(Retry::Slowly) => {
                 failures.remove(object);
-                Action::requeue(resync_delay(self.settings.slow_retry, jitter))
+                Action::requeue(resync_delay(settings.slow_retry, jitter))
             }
         }
     }
 
-    pub fn forget(&self, object: &str) {
+    fn forget(&self, object: &str) {
         self.failures
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

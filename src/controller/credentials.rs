@@ -15,6 +15,14 @@ use crate::admin_api::{Credentials, Password};
 /// Namespace and name of a Secret.
 pub type SecretKey = (String, String);
 
+/// The account a resource acts with, and where it came from.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub credentials: Credentials,
+    /// The Secret of the resource's own namespace it was read from; `None`: the operator default.
+    pub secret: Option<String>,
+}
+
 pub struct SecretReader {
     kube: kube::Client,
     default_credentials: Option<SecretKey>,
@@ -41,7 +49,7 @@ impl SecretReader {
     }
 
     /// The Secret a resource in `namespace` uses: its own reference, else the operator default.
-    pub fn credentials_secret(
+    fn credentials_secret(
         &self,
         namespace: &str,
         reference: Option<&str>,
@@ -56,7 +64,33 @@ impl SecretReader {
         }
     }
 
-    pub async fn credentials(&self, secret: &SecretKey) -> Result<Credentials, Error> {
+    /// The account for a resource in `namespace` that names the Secret `reference` (or none).
+    pub async fn account(
+        &self,
+        namespace: &str,
+        reference: Option<&str>,
+    ) -> Result<Account, Error> {
+        let secret = self.credentials_secret(namespace, reference)?;
+        Ok(Account {
+            credentials: self.credentials(&secret).await?,
+            secret: reference.map(str::to_string),
+        })
+    }
+
+    /// As `account`, for a pending deletion: the Secret if it is there, else what it last held.
+    pub async fn account_for_cleanup(
+        &self,
+        namespace: &str,
+        reference: Option<&str>,
+    ) -> Result<Account, Error> {
+        let secret = self.credentials_secret(namespace, reference)?;
+        Ok(Account {
+            credentials: self.credentials_for_cleanup(&secret).await?,
+            secret: reference.map(str::to_string),
+        })
+    }
+
+    async fn credentials(&self, secret: &SecretKey) -> Result<Credentials, Error> {
         let (namespace, name) = secret;
         let data = self.read(secret).await?.ok_or_else(|| {
             Error::CredentialsNotFound(format!("credentials Secret {namespace}/{name} not found"))
@@ -84,7 +118,7 @@ impl SecretReader {
     }
 
     /// Credentials for cleanup: the Secret if it is there, else what it last held.
-    pub async fn credentials_for_cleanup(&self, secret: &SecretKey) -> Result<Credentials, Error> {
+    async fn credentials_for_cleanup(&self, secret: &SecretKey) -> Result<Credentials, Error> {
         match self.credentials(secret).await {
             Err(Error::CredentialsNotFound(message)) => self
                 .last_known

@@ -1,47 +1,63 @@
-//! Reconciles a `Customer`: credentials -> claim check -> observe -> plan -> apply -> status.
+//! Reconciles a `Customer`: observe (credentials, claim, remote customer) -> decide (ownership,
+//! then fields) -> act (create, adopt, update; on deletion wait, delete or release) -> record.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use jiff::Timestamp;
 use kube::ResourceExt;
+use kube::api::ListParams;
 use kube::runtime::controller::Action;
-use kube::runtime::events::EventType;
 use tokio::time::Instant;
 
-use super::claims::{Claim, earlier_claim};
+use super::claims::{self, Claim};
+use super::cleanup::{Parted, announce, release};
 use super::condition::{Readiness, Reason};
 use super::context::Context;
+use super::credentials::Account;
 use super::error::{Error, Retry};
-use super::plan::{CustomerPlan, plan_customer};
-use super::status::{
-    Managed, add_finalizer, commit, has_finalizer, object_key, publish, remove_finalizer,
+use super::events::{Happened, publish};
+use super::finalizer::{add_finalizer, hold_secret, release_secret};
+use super::managed::{Managed, object_key};
+use super::ownership::{
+    CleanupStep, Found, Left, OwnershipStep, Record, Standing, cleanup_step, ownership_step,
+    standing,
 };
-use super::{CREATE_MAX_AGE, paused, resync_request};
-use crate::admin_api::{ApiError, Credentials, Customer as RemoteCustomer, Deleted, ErrorClass};
-use crate::crd::{Customer, CustomerStatus, CustomerUser, DeletionPolicy};
+use super::pass::{self, FRESH, Path};
+use super::plan::{customer_patch, new_customer};
+use super::status::commit;
+use crate::admin_api::{ApiError, Credentials, Customer as RemoteCustomer, CustomerPatch, Deleted};
+use crate::crd::{Customer, CustomerStatus, Ownership, OwnershipStatus};
+use crate::observe::CustomerMap;
 
 pub async fn reconcile(customer: Arc<Customer>, ctx: Arc<Context>) -> Result<Action, Error> {
+    ctx.caches_synced().await;
     let started = Instant::now();
-    let result = if paused(customer.as_ref()) {
-        super::pause(&ctx, customer.as_ref()).await
-    } else if customer.metadata.deletion_timestamp.is_some() {
-        cleanup(&customer, &ctx).await
-    } else {
-        apply(&customer, &ctx).await
+    let customer = customer.as_ref();
+    let result = match pass::path_of(customer) {
+        Path::Pause => pass::pause(&ctx, customer).await,
+        Path::AddFinalizer => add_finalizer(&ctx, customer)
+            .await
+            .map(|()| Action::await_change()),
+        Path::Apply => apply(customer, &ctx).await,
+        Path::Cleanup => cleanup(customer, &ctx).await,
+        Path::Nothing => Ok(Action::await_change()),
     };
     ctx.metrics.reconciled(Customer::KIND, started.elapsed());
     result
 }
 
 async fn apply(customer: &Customer, ctx: &Context) -> Result<Action, Error> {
-    if !has_finalizer(customer) {
-        // The patch is itself a change: the next pass starts with the finalizer in place.
-        add_finalizer(ctx, customer).await?;
-        return Ok(Action::await_change());
-    }
     let mut status = customer.status.clone().unwrap_or_default();
+    let held_before = status.owner.credentials_secret.clone();
     let outcome = sync(customer, ctx, &mut status).await;
-    super::finish(ctx, customer, status, outcome).await
+    let held_now = status.owner.credentials_secret.clone();
+    let action = pass::finish(ctx, customer, status, outcome).await?;
+    if let Some(previous) = held_before.filter(|p| Some(p) != held_now.as_ref()) {
+        let namespace = customer.namespace().unwrap_or_default();
+        release_secret(ctx, &namespace, &previous, customer.uid().as_deref()).await?;
+    }
+    Ok(action)
 }
 
 async fn sync(
@@ -49,124 +65,190 @@ async fn sync(
     ctx: &Context,
     status: &mut CustomerStatus,
 ) -> Result<Readiness, Error> {
-    let customer_id = customer.customer_id();
-    let credentials = credentials(ctx, customer).await?;
-    status.project_id = Some(credentials.project_id.clone());
-    if let Some(owner) = claimed_by_another(ctx, customer, &credentials.project_id) {
-        return Err(Error::Conflict(format!(
-            "customer {customer_id:?} of project {} is already managed by Customer {owner}",
-            credentials.project_id
-        )));
+    let key = customer.customer_id();
+    let namespace = customer.namespace().unwrap_or_default();
+    // Observe: the account, the claim, then the remote customer (fresh before any create).
+    let account = ctx
+        .secrets
+        .account(&namespace, customer.credentials_ref())
+        .await?;
+    let project = account.credentials.project_id.clone();
+    status.project_id = Some(project.clone());
+    check_claim(ctx, customer, &project, status).await?;
+    let resync = pass::resync_request(customer, status.last_resync.as_deref());
+    let mut observed = observe(ctx, &account.credentials, resync.as_ref().map(|r| r.1)).await?;
+    status.last_resync = resync.map(|r| r.0).or(status.last_resync.take());
+    if !observed.contains_key(&key) {
+        observed = observe(ctx, &account.credentials, Some(FRESH)).await?;
     }
-    let resync = resync_request(customer, status.last_resync.as_deref());
-    let observed = observe(
-        ctx,
-        &credentials,
-        resync.as_ref().map(|(_, max_age)| *max_age),
-    )
-    .await?;
-    status.last_resync = resync.map(|(value, _)| value).or(status.last_resync.take());
-    let mut remote = observed.get(&customer_id).cloned();
-    if remote.is_none() && status.customer_id.is_some() {
-        publish(
-            ctx,
-            customer,
-            EventType::Warning,
-            "RemoteMissing",
-            "the remote customer is gone; creating it again",
-        )
-        .await;
-    }
-    // Create, then at most one update: a pass never loops on a server that disagrees.
-    for _ in 0..2 {
-        let plan = plan_customer(&customer.spec, &customer_id, remote.as_ref())
-            .map_err(|e| Error::InvalidSpec(e.to_string()))?;
-        remote = Some(match plan {
-            CustomerPlan::InSync => break,
-            CustomerPlan::Create(body) => create(ctx, customer, &credentials, body).await?,
-            CustomerPlan::Update(patch) => {
-                let current = remote.unwrap_or_else(|| unreachable_remote(&customer_id));
-                update(ctx, customer, &credentials, current, patch).await?
+    let remote = observed.get(&key).cloned();
+
+    // Decide, then act: create, then at most one update; or adopt, then at most one update.
+    let record = Record::new(&status.owner, recorded_identity(status));
+    let step = ownership_step(&record, remote, identify, ctx.settings.adopt_existing);
+    let remote = match step {
+        OwnershipStep::Refuse => return Err(adoption_refused(&key)),
+        OwnershipStep::Create { again } => {
+            if again {
+                let note = "the remote customer is gone; creating it again";
+                publish(ctx, customer, Happened::RemoteMissing, note).await;
             }
-        });
-    }
-    let remote = remote.unwrap_or_else(|| unreachable_remote(&customer_id));
+            match create(ctx, customer, &account, status, &key).await? {
+                Made::Created(created) => created,
+                Made::Found(found) => take_over(ctx, customer, &account, status, found).await?,
+            }
+        }
+        OwnershipStep::Adopt(found) => take_over(ctx, customer, &account, status, found).await?,
+        OwnershipStep::Keep(current) => match customer_patch(&customer.spec, &current)? {
+            Some(patch) => update(ctx, customer, &account.credentials, current, patch).await?,
+            None => current,
+        },
+    };
+
+    // Record.
     status.customer_id = Some(remote.customer_id.clone());
     status.created_at.clone_from(&remote.created_at);
     Ok(Readiness::ready(format!(
-        "customer {customer_id:?} matches the spec"
+        "customer {key:?} matches the spec"
     )))
 }
 
-/// Only reached if a plan step returned without a remote object, which the steps never do.
-fn unreachable_remote(customer_id: &str) -> RemoteCustomer {
-    RemoteCustomer {
-        customer_id: customer_id.into(),
-        display_name: String::new(),
-        tenant_name: None,
-        region: None,
-        is_nfr: false,
-        created_at: None,
+/// What identifies a remote customer across a delete and re-create of the same key.
+fn identify(customer: &RemoteCustomer) -> Found<'_> {
+    Found {
+        id: customer
+            .created_at
+            .as_deref()
+            .unwrap_or(&customer.customer_id),
+        created_at: customer.created_at.as_deref().and_then(|t| t.parse().ok()),
     }
 }
 
+fn recorded_identity(status: &CustomerStatus) -> Option<&str> {
+    status
+        .created_at
+        .as_deref()
+        .or(status.customer_id.as_deref())
+}
+
+fn adoption_refused(key: &str) -> Error {
+    Error::Conflict(format!(
+        "customer {key:?} already exists in the Admin API and this resource did not create it; adoption is off (--adopt-existing=false)"
+    ))
+}
+
+/// What a create call left: our new customer, or one that was already there.
+enum Made {
+    Created(RemoteCustomer),
+    Found(RemoteCustomer),
+}
+
+/// Records the intent (status) before the call, so a crash after it still knows the object is its
+/// own; a 409 is resolved by a fresh look.
 async fn create(
     ctx: &Context,
     customer: &Customer,
-    credentials: &Credentials,
-    body: crate::admin_api::NewCustomer,
-) -> Result<RemoteCustomer, Error> {
-    let project = &credentials.project_id;
-    // Never create from a stale view: a recent observation, or a fresh list.
-    let fresh = observe(ctx, credentials, Some(CREATE_MAX_AGE)).await?;
-    if let Some(found) = fresh.get(&body.customer_id) {
-        publish(
-            ctx,
-            customer,
-            EventType::Normal,
-            "Adopted",
-            "adopted the existing remote customer",
-        )
-        .await;
-        return Ok(found.clone());
-    }
-    match ctx.admin.create_customer(credentials, &body).await {
+    account: &Account,
+    status: &mut CustomerStatus,
+    key: &str,
+) -> Result<Made, Error> {
+    let project = &account.credentials.project_id;
+    status.owner = owner(Ownership::Creating, account);
+    hold(ctx, customer, account).await?;
+    let intent = Readiness::not_ready(Reason::Creating, "creating the remote customer");
+    commit(ctx, customer, status.clone(), &intent).await?;
+    let body = new_customer(&customer.spec, key);
+    match ctx.admin.create_customer(&account.credentials, &body).await {
         Ok(created) => {
             ctx.snapshots.record_customer(project, created.clone());
+            status.owner.ownership = Some(Ownership::Created);
             publish(
                 ctx,
                 customer,
-                EventType::Normal,
-                "Created",
+                Happened::Created,
                 "created the remote customer",
             )
             .await;
-            Ok(created)
+            Ok(Made::Created(created))
         }
-        // It exists (our own lost response, or the Console): find it and adopt it.
         Err(ApiError::Conflict { message }) => {
-            let fresh = observe(ctx, credentials, Some(Duration::ZERO)).await?;
+            let fresh = observe(ctx, &account.credentials, Some(Duration::ZERO)).await?;
             let found = fresh
-                .get(&body.customer_id)
+                .get(key)
                 .cloned()
                 .ok_or(Error::Api(ApiError::Conflict { message }))?;
-            publish(
-                ctx,
-                customer,
-                EventType::Normal,
-                "Adopted",
-                "adopted the existing remote customer",
-            )
-            .await;
-            Ok(found)
+            let record = Record::new(&status.owner, None);
+            if standing(&record, Some(identify(&found))) == Standing::Own {
+                // An earlier attempt of ours was applied but its response was lost.
+                status.owner.ownership = Some(Ownership::Created);
+                let note = "created the remote customer (an earlier attempt had been applied)";
+                publish(ctx, customer, Happened::Created, note).await;
+                return Ok(Made::Created(found));
+            }
+            Ok(Made::Found(found))
         }
         Err(error) => {
-            if error.class() == ErrorClass::Transient {
-                // The create may have been applied: observe afresh before trying again.
+            if error.class() == crate::admin_api::ErrorClass::Transient {
+                // The create may have been applied: observe afresh before trying again. The
+                // intent stays recorded, so what the next look finds is known to be ours.
                 ctx.snapshots.invalidate_customers(project);
             }
             Err(error.into())
         }
+    }
+}
+
+/// Adopts `found` when adoption is allowed and its fixed fields agree with the spec; the
+/// adoption is recorded before any write to it. Otherwise nothing is recorded as owned.
+async fn take_over(
+    ctx: &Context,
+    customer: &Customer,
+    account: &Account,
+    status: &mut CustomerStatus,
+    found: RemoteCustomer,
+) -> Result<RemoteCustomer, Error> {
+    let patch = match customer_patch(&customer.spec, &found) {
+        Ok(patch) if ctx.settings.adopt_existing => patch,
+        Ok(_) => {
+            status.owner = OwnershipStatus::default();
+            return Err(adoption_refused(&found.customer_id));
+        }
+        Err(error) => {
+            status.owner = OwnershipStatus::default();
+            return Err(error.into());
+        }
+    };
+    status.owner = owner(Ownership::Adopted, account);
+    status.customer_id = Some(found.customer_id.clone());
+    status.created_at.clone_from(&found.created_at);
+    hold(ctx, customer, account).await?;
+    let note = match customer.spec.deletion_policy {
+        crate::crd::DeletionPolicy::Delete => {
+            "adopted the existing remote customer; deleting this resource will delete it (deletionPolicy Delete)"
+        }
+        crate::crd::DeletionPolicy::Orphan => "adopted the existing remote customer",
+    };
+    publish(ctx, customer, Happened::Adopted, note).await;
+    let Some(patch) = patch else {
+        return Ok(found);
+    };
+    let adopted = Readiness::not_ready(Reason::Updating, "adopted; updating the remote customer");
+    commit(ctx, customer, status.clone(), &adopted).await?;
+    update(ctx, customer, &account.credentials, found, patch).await
+}
+
+fn owner(ownership: Ownership, account: &Account) -> OwnershipStatus {
+    OwnershipStatus {
+        ownership: Some(ownership),
+        owned_since: Some(Timestamp::now().to_string()),
+        credentials_secret: account.secret.clone(),
+    }
+}
+
+async fn hold(ctx: &Context, customer: &Customer, account: &Account) -> Result<(), Error> {
+    match &account.secret {
+        Some(secret) => hold_secret(ctx, &customer.namespace().unwrap_or_default(), secret).await,
+        None => Ok(()),
     }
 }
 
@@ -175,168 +257,247 @@ async fn update(
     customer: &Customer,
     credentials: &Credentials,
     current: RemoteCustomer,
-    patch: crate::admin_api::CustomerPatch,
+    patch: CustomerPatch,
 ) -> Result<RemoteCustomer, Error> {
     let project = &credentials.project_id;
-    match ctx
+    let result = ctx
         .admin
         .update_customer(credentials, &current.customer_id, &patch)
-        .await
-    {
-        Ok(server_view) => {
-            let updated = server_view.unwrap_or_else(|| RemoteCustomer {
-                display_name: patch
-                    .display_name
-                    .clone()
-                    .unwrap_or(current.display_name.clone()),
-                is_nfr: patch.is_nfr.unwrap_or(current.is_nfr),
-                ..current
-            });
-            ctx.snapshots.record_customer(project, updated.clone());
-            let drift = customer.status.as_ref().and_then(|s| s.observed_generation)
-                == customer.metadata.generation;
-            let (reason, note) = if drift {
-                (
-                    "DriftReverted",
-                    "reverted a change made outside Kubernetes to the remote customer",
-                )
-            } else {
-                ("Updated", "updated the remote customer to the spec")
-            };
-            publish(ctx, customer, EventType::Normal, reason, note).await;
-            Ok(updated)
-        }
+        .await;
+    let server_view = match result {
+        Ok(server_view) => server_view,
         Err(error) => {
-            if matches!(error.class(), ErrorClass::Transient | ErrorClass::NotFound) {
+            if error.class() != crate::admin_api::ErrorClass::Invalid {
                 ctx.snapshots.invalidate_customers(project);
             }
-            Err(error.into())
+            return Err(error.into());
         }
-    }
+    };
+    let updated = server_view.unwrap_or_else(|| RemoteCustomer {
+        display_name: patch
+            .display_name
+            .clone()
+            .unwrap_or(current.display_name.clone()),
+        is_nfr: patch.is_nfr.unwrap_or(current.is_nfr),
+        ..current
+    });
+    ctx.snapshots.record_customer(project, updated.clone());
+    let drift = customer.status.as_ref().and_then(|s| s.observed_generation)
+        == customer.metadata.generation;
+    let (happened, note) = if drift {
+        (
+            Happened::DriftReverted,
+            "reverted a change made outside Kubernetes to the remote customer",
+        )
+    } else {
+        (Happened::Updated, "updated the remote customer to the spec")
+    };
+    publish(ctx, customer, happened, note).await;
+    Ok(updated)
 }
 
 async fn cleanup(customer: &Customer, ctx: &Context) -> Result<Action, Error> {
-    if !has_finalizer(customer) {
-        return Ok(Action::await_change());
+    let status = customer.status.clone().unwrap_or_default();
+    let ownership = status.owner.ownership;
+    if ownership.is_some() {
+        let users = users_left(ctx, customer).await?;
+        if users > 0 {
+            let waiting = Readiness::not_ready(
+                Reason::Deleting,
+                format!("waiting for {users} CustomerUser(s) of this customer to be deleted first"),
+            );
+            commit(ctx, customer, status, &waiting).await?;
+            return Ok(ctx.next_action(&object_key(customer), Some(Retry::Waiting)));
+        }
     }
-    let mut status = customer.status.clone().unwrap_or_default();
-    let users = users_of(ctx, customer);
-    if users > 0 {
-        let readiness = Readiness::not_ready(
-            Reason::Deleting,
-            format!("waiting for {users} CustomerUser(s) of this customer to be deleted first"),
-        );
-        commit(ctx, customer, status, &readiness).await?;
-        return Ok(ctx.next_action(&object_key(customer), Some(Retry::Waiting)));
-    }
-    if customer.spec.deletion_policy == DeletionPolicy::Orphan {
-        publish(
-            ctx,
-            customer,
-            EventType::Normal,
-            "Orphaned",
-            "left the remote customer in place (deletionPolicy Orphan)",
-        )
-        .await;
-        return release(ctx, customer).await;
-    }
-    match delete_remote(ctx, customer).await {
-        Ok(()) => release(ctx, customer).await,
+    let parted = match cleanup_step(customer.spec.deletion_policy, ownership, None) {
+        CleanupStep::Release(left) => Ok(Parted::Left(left)),
+        CleanupStep::Look | CleanupStep::Delete => delete_remote(ctx, customer, &status).await,
+    };
+    match parted {
+        Ok(parted) => {
+            announce(ctx, customer, &parted, "customer").await;
+            let claim = status
+                .project_id
+                .as_deref()
+                .map(|project| claim_key(project, &customer.customer_id()));
+            release(ctx, customer, claim.as_deref()).await
+        }
         Err(error) => {
-            let readiness = Readiness::not_ready(
+            let failed = Readiness::not_ready(
                 error.reason(),
                 format!("cannot delete the remote customer: {error}"),
             );
-            status.observed_generation = customer.metadata.generation;
-            commit(ctx, customer, status, &readiness).await?;
+            commit(ctx, customer, status, &failed).await?;
             Ok(ctx.next_action(&object_key(customer), Some(error.retry())))
         }
     }
 }
 
-async fn delete_remote(ctx: &Context, customer: &Customer) -> Result<(), Error> {
-    let secret = ctx.secrets.credentials_secret(
-        &customer.namespace().unwrap_or_default(),
-        customer
-            .spec
-            .credentials_secret_ref
-            .as_ref()
-            .map(|r| r.name.as_str()),
-    );
-    let credentials = match secret {
-        Ok(secret) => ctx.secrets.credentials_for_cleanup(&secret).await,
-        Err(error) => Err(error),
-    };
-    let credentials = match credentials {
-        Ok(credentials) => credentials,
+/// Deletes the owned remote customer, acting only on what is proven: the recorded credentials
+/// and project, no other resource holding the key (live read), and the same object as recorded.
+async fn delete_remote(
+    ctx: &Context,
+    customer: &Customer,
+    status: &CustomerStatus,
+) -> Result<Parted, Error> {
+    let namespace = customer.namespace().unwrap_or_default();
+    let key = status
+        .customer_id
+        .clone()
+        .unwrap_or_else(|| customer.customer_id());
+    let secret = status.owner.credentials_secret.as_deref();
+    let account = match ctx.secrets.account_for_cleanup(&namespace, secret).await {
+        Ok(account) => account,
         Err(Error::CredentialsNotFound(message)) => {
-            // Nothing to act with (a namespace deletion took the Secret first): never a stuck
-            // resource; say what was left behind.
-            let note = format!("left the remote customer in place: {message}");
-            publish(ctx, customer, EventType::Warning, "Orphaned", &note).await;
-            return Ok(());
+            return Ok(Parted::Stranded(format!(
+                "left remote customer {key:?} in place: {message}"
+            )));
         }
         Err(error) => return Err(error),
     };
-    if claimed_by_another(ctx, customer, &credentials.project_id).is_some() {
-        return Ok(()); // Not ours to delete.
+    let project = account.credentials.project_id.clone();
+    if status.project_id.as_deref() != Some(project.as_str()) {
+        return Ok(Parted::Stranded(format!(
+            "left remote customer {key:?} in place: the credentials now name another project than the one it was made in"
+        )));
     }
-    let recorded = customer.status.as_ref().and_then(|s| s.customer_id.clone());
-    let customer_id = match recorded {
-        Some(id) => id,
-        None => {
-            // Never recorded: delete only what a fresh look finds under its key.
-            let fresh = observe(ctx, &credentials, Some(CREATE_MAX_AGE)).await?;
-            let id = customer.customer_id();
-            if !fresh.contains_key(&id) {
-                return Ok(());
-            }
-            id
-        }
-    };
+    if another_owner_live(ctx, customer, &project).await? {
+        return Ok(Parted::Left(Left::NotOurs));
+    }
+    let observed = observe(ctx, &account.credentials, Some(FRESH)).await?;
+    let record = Record::new(&status.owner, recorded_identity(status));
+    let seen = standing(&record, observed.get(&key).map(identify));
+    match cleanup_step(
+        customer.spec.deletion_policy,
+        status.owner.ownership,
+        Some(seen),
+    ) {
+        CleanupStep::Delete => {}
+        CleanupStep::Release(left) => return Ok(Parted::Left(left)),
+        CleanupStep::Look => return Ok(Parted::Left(Left::NotOurs)),
+    }
     let deleted = ctx
         .admin
-        .delete_customer(&credentials, &customer_id)
+        .delete_customer(&account.credentials, &key)
         .await?;
-    ctx.snapshots
-        .forget_customer(&credentials.project_id, &customer_id);
-    if deleted == Deleted::Removed {
-        publish(
-            ctx,
-            customer,
-            EventType::Normal,
-            "Deleted",
-            "deleted the remote customer",
-        )
-        .await;
-    }
-    Ok(())
+    ctx.snapshots.forget_customer(&project, &key);
+    Ok(match deleted {
+        Deleted::Removed => Parted::Deleted,
+        Deleted::AlreadyGone => Parted::Left(Left::AlreadyGone),
+    })
 }
 
-async fn release(ctx: &Context, customer: &Customer) -> Result<Action, Error> {
-    remove_finalizer(ctx, customer).await?;
-    ctx.forget(&object_key(customer));
-    Ok(Action::await_change())
-}
-
-async fn credentials(ctx: &Context, customer: &Customer) -> Result<Credentials, Error> {
-    let secret = ctx.secrets.credentials_secret(
-        &customer.namespace().unwrap_or_default(),
-        customer
-            .spec
-            .credentials_secret_ref
+/// CustomerUsers that name this Customer: the cache first; "none left" is confirmed with a live
+/// list, since deleting on the strength of an empty cache is how whole customers were lost.
+async fn users_left(ctx: &Context, customer: &Customer) -> Result<usize, Error> {
+    let (namespace, name) = (
+        customer.namespace().unwrap_or_default(),
+        customer.name_any(),
+    );
+    let names_this = |user: &crate::crd::CustomerUser| {
+        user.spec
+            .customer_ref
             .as_ref()
-            .map(|r| r.name.as_str()),
-    )?;
-    let credentials = ctx.secrets.credentials(&secret).await?;
-    Ok(credentials)
+            .is_some_and(|r| r.name == name)
+    };
+    let cached = ctx
+        .users
+        .state()
+        .iter()
+        .filter(|user| user.namespace().as_deref() == Some(namespace.as_str()))
+        .filter(|user| names_this(user))
+        .count();
+    if cached > 0 {
+        return Ok(cached);
+    }
+    let live = kube::Api::<crate::crd::CustomerUser>::namespaced(ctx.kube.clone(), &namespace)
+        .list(&ListParams::default())
+        .await
+        .map_err(Error::Kube)?;
+    Ok(live.items.iter().filter(|user| names_this(user)).count())
+}
+
+pub fn claim_key(project: &str, customer_id: &str) -> String {
+    format!("customer/{project}/{customer_id}")
+}
+
+fn claim_of(customer: &Customer) -> Claim {
+    Claim {
+        namespace: customer.namespace().unwrap_or_default(),
+        name: customer.name_any(),
+        created: customer.metadata.creation_timestamp.clone(),
+        owns: customer
+            .status
+            .as_ref()
+            .is_some_and(|s| s.owner.ownership.is_some()),
+    }
+}
+
+/// Other Customers that claim the same key in `project`.
+fn rivals<'a>(
+    customers: impl IntoIterator<Item = &'a Customer>,
+    customer: &Customer,
+    project: &str,
+) -> Vec<Claim> {
+    let key = customer.customer_id();
+    customers
+        .into_iter()
+        .filter(|other| other.customer_id() == key)
+        .filter(|other| {
+            other.status.as_ref().and_then(|s| s.project_id.as_deref()) == Some(project)
+        })
+        .map(claim_of)
+        .collect()
+}
+
+/// `Conflict` when another Customer holds the key; a loser that had recorded ownership gives it up
+/// (with an Event), so it can never write to or delete what another holds.
+async fn check_claim(
+    ctx: &Context,
+    customer: &Customer,
+    project: &str,
+    status: &mut CustomerStatus,
+) -> Result<(), Error> {
+    let cached = ctx.customers.state();
+    let others = rivals(cached.iter().map(AsRef::as_ref), customer, project);
+    let key = claim_key(project, &customer.customer_id());
+    let Err(holder) = claims::check(&ctx.claims, &key, &claim_of(customer), &others) else {
+        return Ok(());
+    };
+    if status.owner.ownership.is_some() {
+        status.owner = OwnershipStatus::default();
+        let note = "another resource holds this customer; this one gives up its ownership record";
+        publish(ctx, customer, Happened::ClaimLost, note).await;
+    }
+    let namespace = customer.namespace().unwrap_or_default();
+    Err(Error::Conflict(format!(
+        "customer {:?} of project {project} is already managed by Customer {}",
+        customer.customer_id(),
+        holder.describe_for(&namespace)
+    )))
+}
+
+/// Whether another Customer, as the API server shows it now, outranks this one on the key.
+async fn another_owner_live(
+    ctx: &Context,
+    customer: &Customer,
+    project: &str,
+) -> Result<bool, Error> {
+    let live = ctx
+        .customers_api()
+        .list(&ListParams::default())
+        .await
+        .map_err(Error::Kube)?;
+    let others = rivals(live.items.iter(), customer, project);
+    Ok(claims::earlier_claim(&claim_of(customer), &others).is_some())
 }
 
 async fn observe(
     ctx: &Context,
     credentials: &Credentials,
     max_age: Option<Duration>,
-) -> Result<Arc<crate::observe::CustomerMap>, Error> {
+) -> Result<Arc<CustomerMap>, Error> {
     ctx.snapshots.customers(&ctx.admin, credentials, max_age).await.map_err(|error| match error {
         ApiError::NotFound { message } => Error::CredentialsRejected(format!(
             "project {:?} not found in the Admin API ({message}): check projectId in the credentials Secret",
@@ -344,42 +505,4 @@ async fn observe(
         )),
         other => other.into(),
     })
-}
-
-/// Another Customer that claims the same remote customer in the same project, created earlier.
-fn claimed_by_another(ctx: &Context, customer: &Customer, project_id: &str) -> Option<String> {
-    let customer_id = customer.customer_id();
-    let claim = |c: &Customer| Claim {
-        namespace: c.namespace().unwrap_or_default(),
-        name: c.name_any(),
-        created: c.metadata.creation_timestamp.clone(),
-    };
-    let others: Vec<Claim> = ctx
-        .customers
-        .state()
-        .iter()
-        .filter(|other| other.customer_id() == customer_id)
-        .filter(|other| {
-            other.status.as_ref().and_then(|s| s.project_id.as_deref()) == Some(project_id)
-        })
-        .map(|other| claim(other))
-        .collect();
-    earlier_claim(&claim(customer), &others)
-        .map(|owner| format!("{}/{}", owner.namespace, owner.name))
-}
-
-/// CustomerUsers in the cache that name this Customer by `customerRef`.
-fn users_of(ctx: &Context, customer: &Customer) -> usize {
-    let (namespace, name) = (customer.namespace(), customer.name_any());
-    ctx.users
-        .state()
-        .iter()
-        .filter(|user: &&Arc<CustomerUser>| user.namespace() == namespace)
-        .filter(|user| {
-            user.spec
-                .customer_ref
-                .as_ref()
-                .is_some_and(|r| r.name == name)
-        })
-        .count()
 }

@@ -25,6 +25,12 @@ pub enum Error {
     Kube(#[source] kube::Error),
 }
 
+impl From<super::plan::Unreachable> for Error {
+    fn from(error: super::plan::Unreachable) -> Self {
+        Self::InvalidSpec(error.to_string())
+    }
+}
+
 /// How soon to try again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Retry {

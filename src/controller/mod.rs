@@ -1,16 +1,24 @@
-//! The two controllers, `Customer` and `CustomerUser`, run in one process over shared caches.
+//! Wiring: the two controllers, `Customer` and `CustomerUser`, in one process over shared caches.
+//! A pass reads observe -> decide -> act -> record; each file below is one of those steps or one
+//! thing they share.
 
-mod claims;
-mod condition;
-mod context;
-mod credentials;
-mod customer;
-mod error;
-mod plan;
-mod resync;
-mod retry;
-mod status;
-mod user;
+mod claims; // decide: who may act on a remote key
+mod cleanup; // act + record for a deleted resource
+mod condition; // record: the Ready condition and its reasons
+mod context; // shared: clients, caches, settings
+mod credentials; // observe: the Secrets a pass acts with
+mod customer; // the Customer pass
+mod error; // why a pass stopped short
+mod events; // record: Events
+mod finalizer; // act: finalizers on resources and credentials Secrets
+mod managed; // the two kinds seen alike
+mod ownership; // decide: ownership, adoption, deletion
+mod pass; // the flow of one pass
+mod plan; // decide: fields
+mod resync; // observe: the resync annotation
+mod retry; // when to look again
+mod status; // record: status
+mod user; // the CustomerUser pass
 
 use std::future::Future;
 use std::sync::Arc;
@@ -27,16 +35,13 @@ pub use condition::{Readiness, Reason};
 pub use context::{Context, FIELD_MANAGER, Settings};
 pub use credentials::{SecretKey, SecretReader};
 pub use error::Error;
+pub use finalizer::SECRET_FINALIZER;
 
-use self::condition::{Status, find_ready};
-use self::status::{Managed, commit, object_key};
+use self::managed::{Managed, object_key};
 use crate::admin_api::AdminClient;
-use crate::crd::{Customer, CustomerUser, PAUSED_ANNOTATION, RESYNC_ANNOTATION};
+use crate::crd::{Customer, CustomerUser};
 use crate::metrics::Metrics;
 use crate::observe::Snapshots;
-
-/// Before a create, an observation at most this old (else a fresh list).
-const CREATE_MAX_AGE: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Debug)]
 pub struct RunConfig {
@@ -103,16 +108,20 @@ pub async fn run(
         controller: FIELD_MANAGER.into(),
         instance: Some(config.instance.clone()),
     };
-    let context = Arc::new(Context::new(
-        kube.clone(),
+    let context = Arc::new(Context {
+        kube: kube.clone(),
         admin,
-        Snapshots::new(config.snapshot_ttl),
-        SecretReader::new(kube.clone(), config.default_credentials.clone()),
-        (customer_store, user_store),
-        Recorder::new(kube, reporter),
+        snapshots: Snapshots::new(config.snapshot_ttl),
+        secrets: SecretReader::new(kube.clone(), config.default_credentials.clone()),
+        customers: customer_store,
+        users: user_store,
+        recorder: Recorder::new(kube, reporter),
         metrics,
-        config.settings.clone(),
-    ));
+        settings: config.settings.clone(),
+        namespaces: config.namespaces.clone(),
+        claims: claims::Registry::default(),
+        backoff: context::Backoff::default(),
+    });
     let namespaces = Arc::new(config.namespaces);
 
     let (stop_customers, stop_users) = shutdown_pair(shutdown);
@@ -193,66 +202,4 @@ fn error_policy<K: Managed>(object: Arc<K>, error: &Error, ctx: Arc<Context>) ->
     ctx.metrics
         .reconcile_error(K::KIND, error.reason().as_str());
     ctx.next_action(&object_key(object.as_ref()), Some(error.retry()))
-}
-
-/// `admin.corti.app/paused: "true"`.
-fn paused<K: Managed>(object: &K) -> bool {
-    object
-        .annotations()
-        .get(PAUSED_ANNOTATION)
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-}
-
-/// A new `admin.corti.app/resync` request (its value), and how old an observation may be to
-/// serve it (see `resync.rs`).
-fn resync_request<K: Managed>(object: &K, last: Option<&str>) -> Option<(String, Duration)> {
-    let value = resync::requested(object.annotations().get(RESYNC_ANNOTATION), last)?;
-    let at = resync::requested_at(object.meta().managed_fields.as_deref().unwrap_or_default());
-    Some((
-        value,
-        resync::max_age(at, k8s_openapi::jiff::Timestamp::now()),
-    ))
-}
-
-/// A paused resource keeps its `Ready` status; its reason says it is paused. No remote calls.
-async fn pause<K: Managed>(ctx: &Context, object: &K) -> Result<Action, Error> {
-    let status = object.current_status().cloned().unwrap_or_default();
-    let previous = find_ready(K::conditions(&status)).map(|c| c.status.clone());
-    let readiness = Readiness {
-        status: match previous.as_deref() {
-            Some("True") => Status::True,
-            Some("False") => Status::False,
-            _ => Status::Unknown,
-        },
-        reason: Reason::Paused,
-        message: format!("reconciliation is paused by the {PAUSED_ANNOTATION} annotation"),
-    };
-    commit(ctx, object, status, &readiness).await?;
-    ctx.forget(&object_key(object));
-    Ok(Action::await_change())
-}
-
-/// Ends a pass: the outcome becomes the `Ready` condition, and the next look is scheduled.
-async fn finish<K: Managed>(
-    ctx: &Context,
-    object: &K,
-    status: K::Status,
-    outcome: Result<Readiness, Error>,
-) -> Result<Action, Error> {
-    let key = object_key(object);
-    let (readiness, retry) = match outcome {
-        Ok(readiness) => (readiness, None),
-        Err(Error::Kube(error)) => return Err(Error::Kube(error)),
-        Err(error) => {
-            tracing::info!(object = %key, reason = error.reason().as_str(), %error, "not ready");
-            ctx.metrics
-                .reconcile_error(K::KIND, error.reason().as_str());
-            (
-                Readiness::not_ready(error.reason(), error.to_string()),
-                Some(error.retry()),
-            )
-        }
-    };
-    commit(ctx, object, status, &readiness).await?;
-    Ok(ctx.next_action(&key, retry))
 }

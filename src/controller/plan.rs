@@ -1,15 +1,9 @@
-//! Decisions as pure functions: the spec and what the Admin API holds in, the smallest set of
-//! calls out. A spec that matches the remote object plans nothing.
+//! Decide (pure): the fields. The spec and what the Admin API holds in, the smallest set of
+//! calls out: a create body, or the update that closes the difference. A spec that matches the
+//! remote object plans nothing. Ownership (may this resource write at all) is `ownership.rs`.
 
 use crate::admin_api::{Customer, CustomerPatch, NewCustomer, NewUser, Password, User, UserPatch};
 use crate::crd::{CustomerSpec, CustomerUserSpec};
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CustomerPlan {
-    InSync,
-    Create(NewCustomer),
-    Update(CustomerPatch),
-}
 
 /// Why a remote object cannot be brought to the spec by any call the Admin API offers.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -20,20 +14,22 @@ pub struct Unreachable {
     pub found: String,
 }
 
-pub fn plan_customer(
+/// The create body for a customer under `customer_id`.
+pub fn new_customer(spec: &CustomerSpec, customer_id: &str) -> NewCustomer {
+    NewCustomer {
+        customer_id: customer_id.to_string(),
+        display_name: spec.display_name.clone(),
+        tenant_name: spec.tenant_name.clone(),
+        region: Some(spec.region.as_str().to_string()),
+        is_nfr: spec.is_nfr,
+    }
+}
+
+/// The update that brings `remote` to the spec (`None`: in sync), or why none can.
+pub fn customer_patch(
     spec: &CustomerSpec,
-    customer_id: &str,
-    remote: Option<&Customer>,
-) -> Result<CustomerPlan, Unreachable> {
-    let Some(remote) = remote else {
-        return Ok(CustomerPlan::Create(NewCustomer {
-            customer_id: customer_id.to_string(),
-            display_name: spec.display_name.clone(),
-            tenant_name: spec.tenant_name.clone(),
-            region: Some(spec.region.as_str().to_string()),
-            is_nfr: spec.is_nfr,
-        }));
-    };
+    remote: &Customer,
+) -> Result<Option<CustomerPatch>, Unreachable> {
     // Fields fixed at creation: an adopted customer must already agree.
     if let Some(found) = remote.region.as_deref()
         && !found.eq_ignore_ascii_case(spec.region.as_str())
@@ -58,11 +54,7 @@ pub fn plan_customer(
         display_name: (remote.display_name != spec.display_name).then(|| spec.display_name.clone()),
         is_nfr: (remote.is_nfr != spec.is_nfr).then_some(spec.is_nfr),
     };
-    Ok(if patch.is_empty() {
-        CustomerPlan::InSync
-    } else {
-        CustomerPlan::Update(patch)
-    })
+    Ok((!patch.is_empty()).then_some(patch))
 }
 
 /// The password the spec asks for, and whether it is already applied.
@@ -74,49 +66,31 @@ pub struct DesiredPassword {
     pub applied: bool,
 }
 
-#[derive(Clone, Debug)]
-pub enum UserPlan {
-    InSync,
-    Create(NewUser),
-    Update(UserPatch),
-}
-
-impl UserPlan {
-    pub fn sets_password(&self) -> bool {
-        match self {
-            Self::InSync => false,
-            Self::Create(user) => user.password.is_some(),
-            Self::Update(patch) => patch.password.is_some(),
-        }
+/// The create body: names and password (`enabled` is not part of it, so a disabled user takes a
+/// create and then an update).
+pub fn new_user(spec: &CustomerUserSpec, password: Option<&DesiredPassword>) -> NewUser {
+    NewUser {
+        email: spec.email.trim().to_string(),
+        first_name: spec.first_name.clone(),
+        last_name: spec.last_name.clone(),
+        password: password.map(|p| p.password.clone()),
     }
 }
 
-/// A user is created with names and password; `enabled` is not part of the create body, so a
-/// disabled user takes a create and then an update.
-pub fn plan_user(
+/// The update that brings `remote` to the spec and applies a password not yet applied
+/// (`None`: in sync).
+pub fn user_patch(
     spec: &CustomerUserSpec,
-    remote: Option<&User>,
+    remote: &User,
     password: Option<&DesiredPassword>,
-) -> UserPlan {
-    let Some(remote) = remote else {
-        return UserPlan::Create(NewUser {
-            email: spec.email.trim().to_string(),
-            first_name: spec.first_name.clone(),
-            last_name: spec.last_name.clone(),
-            password: password.map(|p| p.password.clone()),
-        });
-    };
+) -> Option<UserPatch> {
     let patch = UserPatch {
         first_name: (remote.first_name != spec.first_name).then(|| spec.first_name.clone()),
         last_name: (remote.last_name != spec.last_name).then(|| spec.last_name.clone()),
         enabled: (remote.enabled != spec.enabled).then_some(spec.enabled),
         password: password.filter(|p| !p.applied).map(|p| p.password.clone()),
     };
-    if patch.is_empty() {
-        UserPlan::InSync
-    } else {
-        UserPlan::Update(patch)
-    }
+    (!patch.is_empty()).then_some(patch)
 }
 
 /// The hash of `password` recorded in status: salted with the resource's uid so equal passwords
@@ -172,10 +146,7 @@ mod tests {
 
     #[test]
     fn missing_customer_is_created_with_the_spec() {
-        let plan = plan_customer(&customer_spec(), "contoso", None).unwrap();
-        let CustomerPlan::Create(body) = plan else {
-            panic!("expected a create, got {plan:?}")
-        };
+        let body = new_customer(&customer_spec(), "contoso");
         assert_eq!(body.customer_id, "contoso");
         assert_eq!(body.region.as_deref(), Some("eu"));
         assert_eq!(body.tenant_name, None, "the server default applies");
@@ -184,21 +155,17 @@ mod tests {
     #[test]
     fn matching_customer_plans_nothing_and_drift_plans_only_the_difference() {
         let remote = remote_customer();
-        assert_eq!(
-            plan_customer(&customer_spec(), "contoso", Some(&remote)).unwrap(),
-            CustomerPlan::InSync
-        );
+        assert_eq!(customer_patch(&customer_spec(), &remote), Ok(None));
         let drifted = Customer {
             display_name: "Renamed in Console".into(),
             ..remote
         };
-        let plan = plan_customer(&customer_spec(), "contoso", Some(&drifted)).unwrap();
         assert_eq!(
-            plan,
-            CustomerPlan::Update(CustomerPatch {
+            customer_patch(&customer_spec(), &drifted),
+            Ok(Some(CustomerPatch {
                 display_name: Some("Contoso Hospital".into()),
                 is_nfr: None
-            })
+            }))
         );
     }
 
@@ -208,22 +175,20 @@ mod tests {
             region: Some("us".into()),
             ..remote_customer()
         };
-        let error = plan_customer(&customer_spec(), "contoso", Some(&remote)).unwrap_err();
+        let error = customer_patch(&customer_spec(), &remote).unwrap_err();
         assert_eq!(error.field, "region");
         let spec = CustomerSpec {
             tenant_name: Some("other".into()),
             ..customer_spec()
         };
         assert_eq!(
-            plan_customer(&spec, "contoso", Some(&remote_customer()))
-                .unwrap_err()
-                .field,
+            customer_patch(&spec, &remote_customer()).unwrap_err().field,
             "tenantName"
         );
         // An unset tenantName accepts whatever the server chose.
         assert_eq!(
-            plan_customer(&customer_spec(), "contoso", Some(&remote_customer())).unwrap(),
-            CustomerPlan::InSync
+            customer_patch(&customer_spec(), &remote_customer()),
+            Ok(None)
         );
     }
 
@@ -266,26 +231,20 @@ mod tests {
 
     #[test]
     fn user_in_sync_plans_nothing() {
-        assert!(matches!(
-            plan_user(&user_spec(), Some(&remote_user()), Some(&desired(true))),
-            UserPlan::InSync
-        ));
+        assert!(user_patch(&user_spec(), &remote_user(), Some(&desired(true))).is_none());
     }
 
     #[test]
     fn user_created_with_password_and_updated_on_drift() {
-        let plan = plan_user(&user_spec(), None, Some(&desired(false)));
-        assert!(matches!(&plan, UserPlan::Create(user) if user.password.is_some()));
-        assert!(plan.sets_password());
+        let body = new_user(&user_spec(), Some(&desired(false)));
+        assert!(body.password.is_some());
 
         let drifted = User {
             enabled: false,
             last_name: "Smyth".into(),
             ..remote_user()
         };
-        let UserPlan::Update(patch) = plan_user(&user_spec(), Some(&drifted), None) else {
-            panic!("expected update")
-        };
+        let patch = user_patch(&user_spec(), &drifted, None).expect("an update");
         assert_eq!(
             (patch.first_name, patch.last_name.as_deref(), patch.enabled),
             (None, Some("Smith"), Some(true))
@@ -295,12 +254,10 @@ mod tests {
 
     #[test]
     fn changed_password_secret_is_applied_once() {
-        let UserPlan::Update(patch) =
-            plan_user(&user_spec(), Some(&remote_user()), Some(&desired(false)))
-        else {
-            panic!("expected update")
-        };
+        let patch =
+            user_patch(&user_spec(), &remote_user(), Some(&desired(false))).expect("an update");
         assert!(patch.password.is_some() && patch.first_name.is_none());
+        assert!(user_patch(&user_spec(), &remote_user(), Some(&desired(true))).is_none());
     }
 
     #[test]

@@ -1,42 +1,54 @@
-//! Reconciles a `CustomerUser`: customer -> credentials -> claim check -> password -> observe ->
-//! plan -> apply -> status.
+//! Reconciles a `CustomerUser`: observe (customer, credentials, claim, password, remote user) ->
+//! decide (ownership, then fields) -> act (create, adopt, update; on deletion delete or release)
+//! -> record.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use jiff::Timestamp;
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
-use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 use tokio::time::Instant;
 
-use super::claims::{Claim, earlier_claim};
-use super::condition::{READY, Readiness};
+use super::claims::{self, Claim};
+use super::cleanup::{Parted, announce, release};
+use super::condition::{READY, Readiness, Reason};
 use super::context::Context;
+use super::credentials::Account;
 use super::error::Error;
-use super::plan::{DesiredPassword, UserPlan, check_password_length, password_hash, plan_user};
-use super::status::{
-    Managed, add_finalizer, commit, has_finalizer, object_key, publish, remove_finalizer,
+use super::events::{Happened, publish};
+use super::finalizer::{add_finalizer, hold_secret, release_secret};
+use super::managed::{Managed, object_key};
+use super::ownership::{
+    CleanupStep, Found, Left, OwnershipStep, Record, Standing, cleanup_step, ownership_step,
+    standing,
 };
-use super::{CREATE_MAX_AGE, paused, resync_request};
-use crate::admin_api::{ApiError, Credentials, Deleted, ErrorClass, NewUser, User, UserPatch};
-use crate::crd::{Customer, CustomerUser, CustomerUserStatus, DeletionPolicy};
+use super::pass::{self, FRESH, Path};
+use super::plan::{DesiredPassword, check_password_length, new_user, password_hash, user_patch};
+use super::status::commit;
+use crate::admin_api::{ApiError, Deleted, ErrorClass, User, UserPatch};
+use crate::crd::{Customer, CustomerUser, CustomerUserStatus, Ownership, OwnershipStatus};
 use crate::observe::{UserMap, email_key};
 
 /// The remote customer a user lives in, and the account to reach it with.
 struct Target {
-    credentials: Credentials,
+    account: Account,
     customer_id: String,
 }
 
 pub async fn reconcile(user: Arc<CustomerUser>, ctx: Arc<Context>) -> Result<Action, Error> {
+    ctx.caches_synced().await;
     let started = Instant::now();
-    let result = if paused(user.as_ref()) {
-        super::pause(&ctx, user.as_ref()).await
-    } else if user.metadata.deletion_timestamp.is_some() {
-        cleanup(&user, &ctx).await
-    } else {
-        apply(&user, &ctx).await
+    let user = user.as_ref();
+    let result = match pass::path_of(user) {
+        Path::Pause => pass::pause(&ctx, user).await,
+        Path::AddFinalizer => add_finalizer(&ctx, user)
+            .await
+            .map(|()| Action::await_change()),
+        Path::Apply => apply(user, &ctx).await,
+        Path::Cleanup => cleanup(user, &ctx).await,
+        Path::Nothing => Ok(Action::await_change()),
     };
     ctx.metrics
         .reconciled(CustomerUser::KIND, started.elapsed());
@@ -44,13 +56,16 @@ pub async fn reconcile(user: Arc<CustomerUser>, ctx: Arc<Context>) -> Result<Act
 }
 
 async fn apply(user: &CustomerUser, ctx: &Context) -> Result<Action, Error> {
-    if !has_finalizer(user) {
-        add_finalizer(ctx, user).await?;
-        return Ok(Action::await_change());
-    }
     let mut status = user.status.clone().unwrap_or_default();
+    let held_before = status.owner.credentials_secret.clone();
     let outcome = sync(user, ctx, &mut status).await;
-    super::finish(ctx, user, status, outcome).await
+    let held_now = status.owner.credentials_secret.clone();
+    let action = pass::finish(ctx, user, status, outcome).await?;
+    if let Some(previous) = held_before.filter(|p| Some(p) != held_now.as_ref()) {
+        let namespace = user.namespace().unwrap_or_default();
+        release_secret(ctx, &namespace, &previous, user.uid().as_deref()).await?;
+    }
+    Ok(action)
 }
 
 async fn sync(
@@ -58,59 +73,62 @@ async fn sync(
     ctx: &Context,
     status: &mut CustomerUserStatus,
 ) -> Result<Readiness, Error> {
-    let target = target(ctx, user, false).await?;
+    // Observe: the customer and account, the claim, the password, then the remote user.
+    let target = target(ctx, user).await?;
     status.customer_id = Some(target.customer_id.clone());
-    status.project_id = Some(target.credentials.project_id.clone());
-    if let Some(owner) = claimed_by_another(ctx, user, &target) {
-        return Err(Error::Conflict(format!(
-            "this email in customer {:?} is already managed by CustomerUser {owner}",
-            target.customer_id
-        )));
+    status.project_id = Some(target.account.credentials.project_id.clone());
+    check_claim(ctx, user, &target, status).await?;
+    let mut password = desired_password(ctx, user, status).await?;
+    let resync = pass::resync_request(user, status.last_resync.as_deref());
+    let mut observed = observe(ctx, &target, resync.as_ref().map(|r| r.1)).await?;
+    status.last_resync = resync.map(|r| r.0).or(status.last_resync.take());
+    let email = email_key(&user.spec.email);
+    if !observed.contains_key(&email) {
+        observed = observe(ctx, &target, Some(FRESH)).await?;
     }
-    let password = desired_password(ctx, user, status).await?;
-    let resync = resync_request(user, status.last_resync.as_deref());
-    let observed = observe(ctx, &target, resync.as_ref().map(|(_, max_age)| *max_age)).await?;
-    status.last_resync = resync.map(|(value, _)| value).or(status.last_resync.take());
-    let mut remote = observed.get(&email_key(&user.spec.email)).cloned();
-    if remote.is_none() && status.user_id.is_some() {
-        publish(
-            ctx,
-            user,
-            EventType::Warning,
-            "RemoteMissing",
-            "the remote user is gone; creating it again",
-        )
-        .await;
-    }
-    // Create (names, password), then at most one update (e.g. `enabled: false`, or the password
-    // of an adopted user, whose current password is unknown).
-    let mut password = password;
-    for _ in 0..2 {
-        let plan = plan_user(&user.spec, remote.as_ref(), password.as_ref());
-        let sets_password = plan.sets_password();
-        let (next, adopted) = match plan {
-            UserPlan::InSync => break,
-            UserPlan::Create(body) => create(ctx, user, &target, body).await?,
-            UserPlan::Update(patch) => {
-                let current = remote
-                    .clone()
-                    .ok_or_else(|| Error::Api(ApiError::Decode("no user to update".into())))?;
-                update(ctx, user, &target, current, patch).await?
+    let remote = observed.get(&email).cloned();
+
+    // Decide, then act: create, then at most one update; or adopt, then at most one update.
+    let record = Record::new(&status.owner, status.user_id.as_deref());
+    let step = ownership_step(&record, remote, identify, ctx.settings.adopt_existing);
+    let current = match step {
+        OwnershipStep::Refuse => return Err(adoption_refused(&target)),
+        OwnershipStep::Create { again } => {
+            if again {
+                let note = "the remote user is gone; creating it again";
+                publish(ctx, user, Happened::RemoteMissing, note).await;
             }
-        };
-        remote = Some(next);
-        if let Some(password) = password.as_mut() {
-            if adopted {
-                password.applied = false;
-                status.password_hash = None;
-            } else if sets_password {
+            match create(ctx, user, &target, status, password.as_mut()).await? {
+                Made::Created(created) => created,
+                Made::Found(found) => {
+                    take_over(ctx, user, &target, status, &found).await?;
+                    forget_applied(password.as_mut(), status);
+                    found
+                }
+            }
+        }
+        OwnershipStep::Adopt(found) => {
+            take_over(ctx, user, &target, status, &found).await?;
+            // An adopted user's password is unknown: the Secret's, if any, is applied.
+            forget_applied(password.as_mut(), status);
+            found
+        }
+        OwnershipStep::Keep(current) => current,
+    };
+    let remote = match user_patch(&user.spec, &current, password.as_ref()) {
+        Some(patch) => {
+            let sets_password = patch.password.is_some();
+            let updated = update(ctx, user, &target, current, patch).await?;
+            if let Some(password) = password.as_mut().filter(|_| sets_password) {
                 password.applied = true;
                 status.password_hash = Some(password.hash.clone());
             }
+            updated
         }
-    }
-    let remote =
-        remote.ok_or_else(|| Error::Api(ApiError::Decode("no user after create".into())))?;
+        None => current,
+    };
+
+    // Record.
     status.user_id = Some(remote.id.clone());
     status.email_verified = Some(remote.email_verified);
     if password.is_none() {
@@ -122,43 +140,61 @@ async fn sync(
     )))
 }
 
-/// The returned flag is true when an existing user was adopted rather than created.
+fn identify(user: &User) -> Found<'_> {
+    Found {
+        id: &user.id,
+        created_at: user.created_at.as_deref().and_then(|t| t.parse().ok()),
+    }
+}
+
+fn forget_applied(password: Option<&mut DesiredPassword>, status: &mut CustomerUserStatus) {
+    if let Some(password) = password {
+        password.applied = false;
+    }
+    status.password_hash = None;
+}
+
+fn adoption_refused(target: &Target) -> Error {
+    Error::Conflict(format!(
+        "a user with this email already exists in customer {:?} and this resource did not create it; adoption is off (--adopt-existing=false)",
+        target.customer_id
+    ))
+}
+
+enum Made {
+    Created(User),
+    Found(User),
+}
+
+/// Records the intent (status) before the call; a 409 is resolved by a fresh look.
 async fn create(
     ctx: &Context,
     user: &CustomerUser,
     target: &Target,
-    body: NewUser,
-) -> Result<(User, bool), Error> {
-    let project = &target.credentials.project_id;
-    let fresh = observe(ctx, target, Some(CREATE_MAX_AGE)).await?;
-    if let Some(found) = fresh.get(&email_key(&body.email)) {
-        publish(
-            ctx,
-            user,
-            EventType::Normal,
-            "Adopted",
-            "adopted the existing remote user",
-        )
-        .await;
-        return Ok((found.clone(), true));
-    }
-    match ctx
+    status: &mut CustomerUserStatus,
+    password: Option<&mut DesiredPassword>,
+) -> Result<Made, Error> {
+    let project = &target.account.credentials.project_id;
+    status.owner = owner(Ownership::Creating, &target.account);
+    hold(ctx, user, &target.account).await?;
+    let intent = Readiness::not_ready(Reason::Creating, "creating the remote user");
+    commit(ctx, user, status.clone(), &intent).await?;
+    let body = new_user(&user.spec, password.as_deref());
+    let result = ctx
         .admin
-        .create_user(&target.credentials, &target.customer_id, &body)
-        .await
-    {
+        .create_user(&target.account.credentials, &target.customer_id, &body)
+        .await;
+    match result {
         Ok(created) => {
             ctx.snapshots
                 .record_user(project, &target.customer_id, created.clone());
-            publish(
-                ctx,
-                user,
-                EventType::Normal,
-                "Created",
-                "created the remote user",
-            )
-            .await;
-            Ok((created, false))
+            status.owner.ownership = Some(Ownership::Created);
+            if let Some(password) = password {
+                password.applied = true;
+                status.password_hash = Some(password.hash.clone());
+            }
+            publish(ctx, user, Happened::Created, "created the remote user").await;
+            Ok(Made::Created(created))
         }
         Err(ApiError::Conflict { message }) => {
             let fresh = observe(ctx, target, Some(Duration::ZERO)).await?;
@@ -166,15 +202,14 @@ async fn create(
                 .get(&email_key(&body.email))
                 .cloned()
                 .ok_or(Error::Api(ApiError::Conflict { message }))?;
-            publish(
-                ctx,
-                user,
-                EventType::Normal,
-                "Adopted",
-                "adopted the existing remote user",
-            )
-            .await;
-            Ok((found, true))
+            let record = Record::new(&status.owner, None);
+            if standing(&record, Some(identify(&found))) == Standing::Own {
+                status.owner.ownership = Some(Ownership::Created);
+                let note = "created the remote user (an earlier attempt had been applied)";
+                publish(ctx, user, Happened::Created, note).await;
+                return Ok(Made::Created(found));
+            }
+            Ok(Made::Found(found))
         }
         Err(error) => {
             if error.class() == ErrorClass::Transient {
@@ -185,60 +220,101 @@ async fn create(
     }
 }
 
+/// Adopts `found` when adoption is allowed, recording it (status and Event) before any write.
+async fn take_over(
+    ctx: &Context,
+    user: &CustomerUser,
+    target: &Target,
+    status: &mut CustomerUserStatus,
+    found: &User,
+) -> Result<(), Error> {
+    if !ctx.settings.adopt_existing {
+        status.owner = OwnershipStatus::default();
+        return Err(adoption_refused(target));
+    }
+    status.owner = owner(Ownership::Adopted, &target.account);
+    status.user_id = Some(found.id.clone());
+    hold(ctx, user, &target.account).await?;
+    let note = match user.spec.deletion_policy {
+        crate::crd::DeletionPolicy::Delete => {
+            "adopted the existing remote user; deleting this resource will delete it (deletionPolicy Delete)"
+        }
+        crate::crd::DeletionPolicy::Orphan => "adopted the existing remote user",
+    };
+    publish(ctx, user, Happened::Adopted, note).await;
+    // The adoption is on record before the update that may follow.
+    let adopted = Readiness::not_ready(Reason::Updating, "adopted the remote user");
+    commit(ctx, user, status.clone(), &adopted).await
+}
+
+fn owner(ownership: Ownership, account: &Account) -> OwnershipStatus {
+    OwnershipStatus {
+        ownership: Some(ownership),
+        owned_since: Some(Timestamp::now().to_string()),
+        credentials_secret: account.secret.clone(),
+    }
+}
+
+async fn hold(ctx: &Context, user: &CustomerUser, account: &Account) -> Result<(), Error> {
+    match &account.secret {
+        Some(secret) => hold_secret(ctx, &user.namespace().unwrap_or_default(), secret).await,
+        None => Ok(()),
+    }
+}
+
 async fn update(
     ctx: &Context,
     user: &CustomerUser,
     target: &Target,
     current: User,
     patch: UserPatch,
-) -> Result<(User, bool), Error> {
-    let project = &target.credentials.project_id;
-    match ctx
+) -> Result<User, Error> {
+    let project = &target.account.credentials.project_id;
+    let result = ctx
         .admin
         .update_user(
-            &target.credentials,
+            &target.account.credentials,
             &target.customer_id,
             &current.id,
             &patch,
         )
-        .await
-    {
-        Ok(server_view) => {
-            let updated = server_view.unwrap_or_else(|| User {
-                first_name: patch
-                    .first_name
-                    .clone()
-                    .unwrap_or(current.first_name.clone()),
-                last_name: patch.last_name.clone().unwrap_or(current.last_name.clone()),
-                enabled: patch.enabled.unwrap_or(current.enabled),
-                ..current
-            });
-            ctx.snapshots
-                .record_user(project, &target.customer_id, updated.clone());
-            let drift = user.status.as_ref().and_then(|s| s.observed_generation)
-                == user.metadata.generation
-                && patch.password.is_none();
-            let (reason, note) = match (drift, patch.password.is_some()) {
-                (true, _) => (
-                    "DriftReverted",
-                    "reverted a change made outside Kubernetes to the remote user",
-                ),
-                (false, true) => (
-                    "PasswordSet",
-                    "applied the password from the password Secret",
-                ),
-                (false, false) => ("Updated", "updated the remote user to the spec"),
-            };
-            publish(ctx, user, EventType::Normal, reason, note).await;
-            Ok((updated, false))
-        }
+        .await;
+    let server_view = match result {
+        Ok(server_view) => server_view,
         Err(error) => {
             if matches!(error.class(), ErrorClass::Transient | ErrorClass::NotFound) {
                 ctx.snapshots.invalidate_users(project, &target.customer_id);
             }
-            Err(write_error(error))
+            return Err(write_error(error));
         }
-    }
+    };
+    let updated = server_view.unwrap_or_else(|| User {
+        first_name: patch
+            .first_name
+            .clone()
+            .unwrap_or(current.first_name.clone()),
+        last_name: patch.last_name.clone().unwrap_or(current.last_name.clone()),
+        enabled: patch.enabled.unwrap_or(current.enabled),
+        ..current
+    });
+    ctx.snapshots
+        .record_user(project, &target.customer_id, updated.clone());
+    let drift = user.status.as_ref().and_then(|s| s.observed_generation)
+        == user.metadata.generation
+        && patch.password.is_none();
+    let (happened, note) = match (drift, patch.password.is_some()) {
+        (true, _) => (
+            Happened::DriftReverted,
+            "reverted a change made outside Kubernetes to the remote user",
+        ),
+        (false, true) => (
+            Happened::PasswordSet,
+            "applied the password from the password Secret",
+        ),
+        (false, false) => (Happened::Updated, "updated the remote user to the spec"),
+    };
+    publish(ctx, user, happened, note).await;
+    Ok(updated)
 }
 
 /// A 400 on a write that carried a password is most likely the password (its pattern is not
@@ -275,55 +351,34 @@ async fn desired_password(
     }))
 }
 
-async fn target(ctx: &Context, user: &CustomerUser, for_cleanup: bool) -> Result<Target, Error> {
+/// For a pass that applies the spec: the Customer named by `customerRef` (Ready), or `customerId`.
+async fn target(ctx: &Context, user: &CustomerUser) -> Result<Target, Error> {
     let namespace = user.namespace().unwrap_or_default();
-    let (secret_name, customer_id) = match (&user.spec.customer_ref, &user.spec.customer_id) {
+    let (secret, customer_id) = match (&user.spec.customer_ref, &user.spec.customer_id) {
         (Some(reference), _) => {
             let customer = ctx
                 .customers
                 .get(&ObjectRef::<Customer>::new(&reference.name).within(&namespace))
                 .ok_or_else(|| {
-                    Error::CustomerNotReady(format!(
-                        "Customer {namespace}/{} not found",
-                        reference.name
-                    ))
+                    Error::CustomerNotReady(format!("Customer {} not found", reference.name))
                 })?;
-            if !for_cleanup {
-                customer_ready(&customer)?;
-            }
+            customer_ready(&customer)?;
             let customer_id = customer
                 .status
                 .as_ref()
                 .and_then(|s| s.customer_id.clone())
                 .unwrap_or_else(|| customer.customer_id());
-            (
-                customer
-                    .spec
-                    .credentials_secret_ref
-                    .as_ref()
-                    .map(|r| r.name.clone()),
-                customer_id,
-            )
+            (customer.credentials_ref().map(str::to_string), customer_id)
         }
         (None, Some(customer_id)) => (
-            user.spec
-                .credentials_secret_ref
-                .as_ref()
-                .map(|r| r.name.clone()),
+            user.credentials_ref().map(str::to_string),
             customer_id.clone(),
         ),
         (None, None) => return Err(Error::InvalidSpec("set customerRef or customerId".into())),
     };
-    let secret = ctx
-        .secrets
-        .credentials_secret(&namespace, secret_name.as_deref())?;
-    let credentials = if for_cleanup {
-        ctx.secrets.credentials_for_cleanup(&secret).await?
-    } else {
-        ctx.secrets.credentials(&secret).await?
-    };
+    let account = ctx.secrets.account(&namespace, secret.as_deref()).await?;
     Ok(Target {
-        credentials,
+        account,
         customer_id,
     })
 }
@@ -359,18 +414,13 @@ async fn observe(
     target: &Target,
     max_age: Option<Duration>,
 ) -> Result<Arc<UserMap>, Error> {
+    let credentials = &target.account.credentials;
     ctx.snapshots
-        .users(
-            &ctx.admin,
-            &target.credentials,
-            &target.customer_id,
-            max_age,
-        )
+        .users(&ctx.admin, credentials, &target.customer_id, max_age)
         .await
         .map_err(|error| match error {
             ApiError::NotFound { message } => {
-                ctx.snapshots
-                    .invalidate_customers(&target.credentials.project_id);
+                ctx.snapshots.invalidate_customers(&credentials.project_id);
                 Error::CustomerNotReady(format!(
                     "customer {:?} not found in the Admin API ({message})",
                     target.customer_id
@@ -381,96 +431,127 @@ async fn observe(
 }
 
 async fn cleanup(user: &CustomerUser, ctx: &Context) -> Result<Action, Error> {
-    if !has_finalizer(user) {
-        return Ok(Action::await_change());
-    }
-    if user.spec.deletion_policy == DeletionPolicy::Orphan {
-        publish(
-            ctx,
-            user,
-            EventType::Normal,
-            "Orphaned",
-            "left the remote user in place (deletionPolicy Orphan)",
-        )
-        .await;
-        return release(ctx, user).await;
-    }
-    match delete_remote(ctx, user).await {
-        Ok(()) => release(ctx, user).await,
+    let status = user.status.clone().unwrap_or_default();
+    let parted = match cleanup_step(user.spec.deletion_policy, status.owner.ownership, None) {
+        CleanupStep::Release(left) => Ok(Parted::Left(left)),
+        CleanupStep::Look | CleanupStep::Delete => delete_remote(ctx, user, &status).await,
+    };
+    match parted {
+        Ok(parted) => {
+            announce(ctx, user, &parted, "user").await;
+            let claim = match (&status.project_id, &status.customer_id) {
+                (Some(project), Some(customer)) => Some(claim_key(project, customer, user)),
+                _ => None,
+            };
+            release(ctx, user, claim.as_deref()).await
+        }
         Err(error) => {
-            let mut status = user.status.clone().unwrap_or_default();
+            let mut status = status;
             status.observed_generation = user.metadata.generation;
-            let readiness = Readiness::not_ready(
+            let failed = Readiness::not_ready(
                 error.reason(),
                 format!("cannot delete the remote user: {error}"),
             );
-            commit(ctx, user, status, &readiness).await?;
+            commit(ctx, user, status, &failed).await?;
             Ok(ctx.next_action(&object_key(user), Some(error.retry())))
         }
     }
 }
 
-async fn delete_remote(ctx: &Context, user: &CustomerUser) -> Result<(), Error> {
-    let target = match target(ctx, user, true).await {
-        Ok(target) => target,
-        Err(Error::CredentialsNotFound(message) | Error::CustomerNotReady(message)) => {
-            let note = format!("left the remote user in place: {message}");
-            publish(ctx, user, EventType::Warning, "Orphaned", &note).await;
-            return Ok(());
+/// Deletes the owned remote user, from what status recorded (customer, project, credentials):
+/// the Customer resource may be gone already. Acts only on the same user as recorded.
+async fn delete_remote(
+    ctx: &Context,
+    user: &CustomerUser,
+    status: &CustomerUserStatus,
+) -> Result<Parted, Error> {
+    let namespace = user.namespace().unwrap_or_default();
+    let recorded_id = status.user_id.as_deref().unwrap_or("(not yet known)");
+    let Some(customer_id) = status.customer_id.clone() else {
+        return Ok(Parted::Left(Left::OwnedNothing));
+    };
+    let secret = status.owner.credentials_secret.as_deref();
+    let account = match ctx.secrets.account_for_cleanup(&namespace, secret).await {
+        Ok(account) => account,
+        Err(Error::CredentialsNotFound(message)) => {
+            return Ok(Parted::Stranded(format!(
+                "left remote user {recorded_id} of customer {customer_id:?} in place: {message}"
+            )));
         }
         Err(error) => return Err(error),
     };
-    if claimed_by_another(ctx, user, &target).is_some() {
-        return Ok(()); // Not ours to delete.
+    let project = account.credentials.project_id.clone();
+    if status.project_id.as_deref() != Some(project.as_str()) {
+        return Ok(Parted::Stranded(format!(
+            "left remote user {recorded_id} of customer {customer_id:?} in place: the credentials now name another project"
+        )));
     }
-    let users = match observe(ctx, &target, Some(CREATE_MAX_AGE)).await {
+    let target = Target {
+        account,
+        customer_id,
+    };
+    let users = match observe(ctx, &target, Some(FRESH)).await {
         Ok(users) => users,
-        Err(Error::CustomerNotReady(_)) => return Ok(()), // the customer, and so the user, is gone
+        // The customer, and so the user, is gone.
+        Err(Error::CustomerNotReady(_)) => return Ok(Parted::Left(Left::AlreadyGone)),
         Err(error) => return Err(error),
     };
-    let recorded = user.status.as_ref().and_then(|s| s.user_id.clone());
-    let found = users
-        .get(&email_key(&user.spec.email))
-        .map(|u| u.id.clone());
-    let Some(user_id) = found.or(recorded) else {
-        return Ok(());
+    let found = users.get(&email_key(&user.spec.email));
+    let record = Record::new(&status.owner, status.user_id.as_deref());
+    let seen = standing(&record, found.map(identify));
+    let user_id = match (
+        cleanup_step(
+            user.spec.deletion_policy,
+            status.owner.ownership,
+            Some(seen),
+        ),
+        found,
+    ) {
+        (CleanupStep::Delete, Some(found)) => found.id.clone(),
+        (CleanupStep::Release(left), _) => return Ok(Parted::Left(left)),
+        _ => return Ok(Parted::Left(Left::NotOurs)),
     };
     let deleted = ctx
         .admin
-        .delete_user(&target.credentials, &target.customer_id, &user_id)
+        .delete_user(&target.account.credentials, &target.customer_id, &user_id)
         .await?;
-    ctx.snapshots.forget_user(
-        &target.credentials.project_id,
-        &target.customer_id,
-        &user.spec.email,
-    );
-    if deleted == Deleted::Removed {
-        publish(
-            ctx,
-            user,
-            EventType::Normal,
-            "Deleted",
-            "deleted the remote user",
-        )
-        .await;
+    ctx.snapshots
+        .forget_user(&project, &target.customer_id, &user.spec.email);
+    Ok(match deleted {
+        Deleted::Removed => Parted::Deleted,
+        Deleted::AlreadyGone => Parted::Left(Left::AlreadyGone),
+    })
+}
+
+fn claim_key(project: &str, customer_id: &str, user: &CustomerUser) -> String {
+    format!(
+        "user/{project}/{customer_id}/{}",
+        email_key(&user.spec.email)
+    )
+}
+
+fn claim_of(user: &CustomerUser) -> Claim {
+    Claim {
+        namespace: user.namespace().unwrap_or_default(),
+        name: user.name_any(),
+        created: user.metadata.creation_timestamp.clone(),
+        owns: user
+            .status
+            .as_ref()
+            .is_some_and(|s| s.owner.ownership.is_some()),
     }
-    Ok(())
 }
 
-async fn release(ctx: &Context, user: &CustomerUser) -> Result<Action, Error> {
-    remove_finalizer(ctx, user).await?;
-    ctx.forget(&object_key(user));
-    Ok(Action::await_change())
-}
-
-/// Another CustomerUser with the same email (any case) in the same remote customer, created earlier.
-fn claimed_by_another(ctx: &Context, user: &CustomerUser, target: &Target) -> Option<String> {
+/// `Conflict` when another CustomerUser holds this email in the same remote customer; a loser that
+/// had recorded ownership gives it up (with an Event).
+async fn check_claim(
+    ctx: &Context,
+    user: &CustomerUser,
+    target: &Target,
+    status: &mut CustomerUserStatus,
+) -> Result<(), Error> {
     let email = email_key(&user.spec.email);
-    let claim = |u: &CustomerUser| Claim {
-        namespace: u.namespace().unwrap_or_default(),
-        name: u.name_any(),
-        created: u.metadata.creation_timestamp.clone(),
-    };
+    let project = target.account.credentials.project_id.as_str();
     let others: Vec<Claim> = ctx
         .users
         .state()
@@ -479,10 +560,24 @@ fn claimed_by_another(ctx: &Context, user: &CustomerUser, target: &Target) -> Op
         .filter(|other| {
             other.status.as_ref().is_some_and(|s| {
                 s.customer_id.as_deref() == Some(target.customer_id.as_str())
-                    && s.project_id.as_deref() == Some(target.credentials.project_id.as_str())
+                    && s.project_id.as_deref() == Some(project)
             })
         })
-        .map(|other| claim(other))
+        .map(|other| claim_of(other))
         .collect();
-    earlier_claim(&claim(user), &others).map(|owner| format!("{}/{}", owner.namespace, owner.name))
+    let key = claim_key(project, &target.customer_id, user);
+    let Err(holder) = claims::check(&ctx.claims, &key, &claim_of(user), &others) else {
+        return Ok(());
+    };
+    if status.owner.ownership.is_some() {
+        status.owner = OwnershipStatus::default();
+        let note = "another resource holds this user; this one gives up its ownership record";
+        publish(ctx, user, Happened::ClaimLost, note).await;
+    }
+    let namespace = user.namespace().unwrap_or_default();
+    Err(Error::Conflict(format!(
+        "this email in customer {:?} is already managed by CustomerUser {}",
+        target.customer_id,
+        holder.describe_for(&namespace)
+    )))
 }

@@ -20,6 +20,7 @@ use super::{DeletionPolicy, SecretRef};
     printcolumn = r#"{"name":"Customer ID","type":"string","jsonPath":".status.customerId"}"#,
     printcolumn = r#"{"name":"Display Name","type":"string","jsonPath":".spec.displayName"}"#,
     printcolumn = r#"{"name":"Region","type":"string","jsonPath":".spec.region"}"#,
+    printcolumn = r#"{"name":"Ownership","type":"string","jsonPath":".status.ownership","priority":1}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
@@ -107,6 +108,9 @@ pub struct CustomerStatus {
     /// When the Admin API created the customer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
+    /// Whether this resource created or adopted its remote object, and with which credentials.
+    #[serde(flatten)]
+    pub owner: super::OwnershipStatus,
     /// The value of the `admin.corti.app/resync` annotation last acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_resync: Option<String>,

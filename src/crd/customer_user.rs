@@ -21,6 +21,7 @@ use super::{DeletionPolicy, LocalRef, SecretRef};
     printcolumn = r#"{"name":"Customer","type":"string","jsonPath":".status.customerId"}"#,
     printcolumn = r#"{"name":"User ID","type":"string","jsonPath":".status.userId","priority":1}"#,
     printcolumn = r#"{"name":"Enabled","type":"boolean","jsonPath":".spec.enabled"}"#,
+    printcolumn = r#"{"name":"Ownership","type":"string","jsonPath":".status.ownership","priority":1}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
@@ -125,6 +126,9 @@ pub struct CustomerUserStatus {
     /// Secret's value is applied once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_hash: Option<String>,
+    /// Whether this resource created or adopted its remote object, and with which credentials.
+    #[serde(flatten)]
+    pub owner: super::OwnershipStatus,
     /// The value of the `admin.corti.app/resync` annotation last acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_resync: Option<String>,

@@ -2,9 +2,11 @@
 
 mod customer;
 mod customer_user;
+mod ownership_status;
 
 pub use customer::{Customer, CustomerSpec, CustomerStatus, Region};
 pub use customer_user::{CustomerUser, CustomerUserSpec, CustomerUserStatus, PasswordSecretRef};
+pub use ownership_status::OwnershipStatus;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
@@ -51,6 +53,20 @@ impl DeletionPolicy {
     fn delete() -> Self {
         Self::Delete
     }
+}
+
+/// How a resource holds the remote object under its key. Only a resource that records one of
+/// these ever writes to or deletes the remote object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum Ownership {
+    /// The operator decided to create it and recorded so before the create call: an object found
+    /// later under the key, made at or after `ownedSince`, is this resource's own lost create.
+    Creating,
+    /// The operator created it for this resource.
+    Created,
+    /// It existed before this resource (made in the Console, or by an earlier resource) and this
+    /// resource adopted it.
+    Adopted,
 }
 
 /// The CRDs, in the order they are installed.

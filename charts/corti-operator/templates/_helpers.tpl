@@ -77,9 +77,12 @@ apply), Events, and reading Secrets by name (credentials and passwords; never li
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+# get: credentials and passwords are read by name, never listed or watched. patch: the finalizer
+# admin.corti.app/credentials-in-use holds a credentials Secret while resources that act with it
+# own remote objects, so a namespace deletion cannot take it before their remote deletes.
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get"]
+  verbs: ["get", "patch"]
 {{- end }}
 
 {{/* Reading (and watching) the two kinds. */}}

@@ -1,0 +1,130 @@
+//! The flow of one pass, shared by both kinds: which path it takes (pause, finalizer, apply,
+//! cleanup), and how it ends (the outcome becomes `Ready`, the next look is scheduled).
+
+use std::time::Duration;
+
+use kube::runtime::controller::Action;
+
+use super::condition::{Readiness, Reason, Status, find_ready};
+use super::context::Context;
+use super::error::Error;
+use super::finalizer::has_finalizer;
+use super::managed::{Managed, object_key};
+use super::resync;
+use super::status::commit;
+use crate::crd::{PAUSED_ANNOTATION, RESYNC_ANNOTATION};
+
+/// Before a create (or a delete), an observation at most this old (else a fresh list).
+pub const FRESH: Duration = Duration::from_secs(10);
+
+/// The path a pass takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Path {
+    /// Paused: no remote call, not even a pending deletion's; `Ready` says so.
+    Pause,
+    /// First pass: put the finalizer in place; its own watch event starts the next pass.
+    AddFinalizer,
+    Apply,
+    Cleanup,
+    /// Being deleted and already released.
+    Nothing,
+}
+
+pub fn path(paused: bool, deleting: bool, has_finalizer: bool) -> Path {
+    match (paused, deleting, has_finalizer) {
+        (_, true, false) => Path::Nothing,
+        (true, _, _) => Path::Pause,
+        (false, true, true) => Path::Cleanup,
+        (false, false, false) => Path::AddFinalizer,
+        (false, false, true) => Path::Apply,
+    }
+}
+
+pub fn path_of<K: Managed>(object: &K) -> Path {
+    let paused = object
+        .meta()
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(PAUSED_ANNOTATION))
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    path(
+        paused,
+        object.meta().deletion_timestamp.is_some(),
+        has_finalizer(object),
+    )
+}
+
+/// A new `admin.corti.app/resync` request (its value), and how old an observation may be to
+/// serve it (see `resync.rs`).
+pub fn resync_request<K: Managed>(object: &K, last: Option<&str>) -> Option<(String, Duration)> {
+    let annotations = object.meta().annotations.as_ref();
+    let value = resync::requested(annotations.and_then(|a| a.get(RESYNC_ANNOTATION)), last)?;
+    let at = resync::requested_at(object.meta().managed_fields.as_deref().unwrap_or_default());
+    Some((
+        value,
+        resync::max_age(at, k8s_openapi::jiff::Timestamp::now()),
+    ))
+}
+
+/// A paused resource keeps its `Ready` status; its reason says it is paused. No remote calls.
+pub async fn pause<K: Managed>(ctx: &Context, object: &K) -> Result<Action, Error> {
+    let status = object.current_status().cloned().unwrap_or_default();
+    let previous = find_ready(K::conditions(&status)).map(|c| c.status.clone());
+    let readiness = Readiness {
+        status: match previous.as_deref() {
+            Some("True") => Status::True,
+            Some("False") => Status::False,
+            _ => Status::Unknown,
+        },
+        reason: Reason::Paused,
+        message: format!("reconciliation is paused by the {PAUSED_ANNOTATION} annotation"),
+    };
+    commit(ctx, object, status, &readiness).await?;
+    ctx.forget(&object_key(object));
+    Ok(Action::await_change())
+}
+
+/// Ends a pass: the outcome becomes the `Ready` condition, and the next look is scheduled.
+pub async fn finish<K: Managed>(
+    ctx: &Context,
+    object: &K,
+    status: K::Status,
+    outcome: Result<Readiness, Error>,
+) -> Result<Action, Error> {
+    let key = object_key(object);
+    let (readiness, retry) = match outcome {
+        Ok(readiness) => (readiness, None),
+        Err(Error::Kube(error)) => return Err(Error::Kube(error)),
+        Err(error) => {
+            tracing::info!(object = %key, reason = error.reason().as_str(), %error, "not ready");
+            ctx.metrics
+                .reconcile_error(K::KIND, error.reason().as_str());
+            (
+                Readiness::not_ready(error.reason(), error.to_string()),
+                Some(error.retry()),
+            )
+        }
+    };
+    commit(ctx, object, status, &readiness).await?;
+    Ok(ctx.next_action(&key, retry))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pass_takes_one_path() {
+        assert_eq!(path(false, false, false), Path::AddFinalizer);
+        assert_eq!(path(false, false, true), Path::Apply);
+        assert_eq!(path(false, true, true), Path::Cleanup);
+        assert_eq!(path(false, true, false), Path::Nothing);
+        assert_eq!(
+            path(true, true, true),
+            Path::Pause,
+            "paused while deleting: the deletion waits, no remote call"
+        );
+        assert_eq!(path(true, false, false), Path::Pause);
+        assert_eq!(path(true, true, false), Path::Nothing);
+    }
+}
