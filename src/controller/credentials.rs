@@ -11,6 +11,7 @@ use kube::Api;
 
 use super::error::Error;
 use crate::admin_api::{Credentials, Password};
+use crate::crd::{Ownership, OwnershipStatus};
 
 /// Namespace and name of a Secret.
 pub type SecretKey = (String, String);
@@ -21,6 +22,17 @@ pub struct Account {
     pub credentials: Credentials,
     /// The Secret of the resource's own namespace it was read from; `None`: the operator default.
     pub secret: Option<String>,
+}
+
+impl Account {
+    /// The status record of owning a remote object with this account, from now on.
+    pub fn owns(&self, ownership: Ownership) -> OwnershipStatus {
+        OwnershipStatus {
+            ownership: Some(ownership),
+            owned_since: Some(jiff::Timestamp::now().to_string()),
+            credentials_secret: self.secret.clone(),
+        }
+    }
 }
 
 pub struct SecretReader {

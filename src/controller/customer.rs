@@ -4,11 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::ListParams;
 use kube::runtime::controller::Action;
-use tokio::time::Instant;
 
 use super::claims::{self, Claim};
 use super::cleanup::{Parted, announce, release};
@@ -17,47 +15,27 @@ use super::context::Context;
 use super::credentials::Account;
 use super::error::{Error, Retry};
 use super::events::{Happened, publish};
-use super::finalizer::{add_finalizer, hold_secret, release_secret};
+use super::finalizer::hold_secret_of;
 use super::managed::{Managed, object_key};
 use super::ownership::{
     CleanupStep, Found, Left, OwnershipStep, Record, Standing, cleanup_step, ownership_step,
     standing,
 };
-use super::pass::{self, FRESH, Path};
+use super::pass::{self, FRESH, Reconciled};
 use super::plan::{customer_patch, new_customer};
 use super::status::commit;
 use crate::admin_api::{ApiError, Credentials, Customer as RemoteCustomer, CustomerPatch, Deleted};
 use crate::crd::{Customer, CustomerStatus, Ownership, OwnershipStatus};
 use crate::observe::CustomerMap;
 
-pub async fn reconcile(customer: Arc<Customer>, ctx: Arc<Context>) -> Result<Action, Error> {
-    ctx.caches_synced().await;
-    let started = Instant::now();
-    let customer = customer.as_ref();
-    let result = match pass::path_of(customer) {
-        Path::Pause => pass::pause(&ctx, customer).await,
-        Path::AddFinalizer => add_finalizer(&ctx, customer)
-            .await
-            .map(|()| Action::await_change()),
-        Path::Apply => apply(customer, &ctx).await,
-        Path::Cleanup => cleanup(customer, &ctx).await,
-        Path::Nothing => Ok(Action::await_change()),
-    };
-    ctx.metrics.reconciled(Customer::KIND, started.elapsed());
-    result
-}
-
-async fn apply(customer: &Customer, ctx: &Context) -> Result<Action, Error> {
-    let mut status = customer.status.clone().unwrap_or_default();
-    let held_before = status.owner.credentials_secret.clone();
-    let outcome = sync(customer, ctx, &mut status).await;
-    let held_now = status.owner.credentials_secret.clone();
-    let action = pass::finish(ctx, customer, status, outcome).await?;
-    if let Some(previous) = held_before.filter(|p| Some(p) != held_now.as_ref()) {
-        let namespace = customer.namespace().unwrap_or_default();
-        release_secret(ctx, &namespace, &previous, customer.uid().as_deref()).await?;
+impl Reconciled for Customer {
+    async fn sync(&self, ctx: &Context, status: &mut CustomerStatus) -> Result<Readiness, Error> {
+        sync(self, ctx, status).await
     }
-    Ok(action)
+
+    async fn cleanup(&self, ctx: &Context) -> Result<Action, Error> {
+        cleanup(self, ctx).await
+    }
 }
 
 async fn sync(
@@ -153,8 +131,8 @@ async fn create(
     key: &str,
 ) -> Result<Made, Error> {
     let project = &account.credentials.project_id;
-    status.owner = owner(Ownership::Creating, account);
-    hold(ctx, customer, account).await?;
+    status.owner = account.owns(Ownership::Creating);
+    hold_secret_of(ctx, customer, account).await?;
     let intent = Readiness::not_ready(Reason::Creating, "creating the remote customer");
     commit(ctx, customer, status.clone(), &intent).await?;
     let body = new_customer(&customer.spec, key);
@@ -218,10 +196,10 @@ async fn take_over(
             return Err(error.into());
         }
     };
-    status.owner = owner(Ownership::Adopted, account);
+    status.owner = account.owns(Ownership::Adopted);
     status.customer_id = Some(found.customer_id.clone());
     status.created_at.clone_from(&found.created_at);
-    hold(ctx, customer, account).await?;
+    hold_secret_of(ctx, customer, account).await?;
     let note = match customer.spec.deletion_policy {
         crate::crd::DeletionPolicy::Delete => {
             "adopted the existing remote customer; deleting this resource will delete it (deletionPolicy Delete)"
@@ -235,21 +213,6 @@ async fn take_over(
     let adopted = Readiness::not_ready(Reason::Updating, "adopted; updating the remote customer");
     commit(ctx, customer, status.clone(), &adopted).await?;
     update(ctx, customer, &account.credentials, found, patch).await
-}
-
-fn owner(ownership: Ownership, account: &Account) -> OwnershipStatus {
-    OwnershipStatus {
-        ownership: Some(ownership),
-        owned_since: Some(Timestamp::now().to_string()),
-        credentials_secret: account.secret.clone(),
-    }
-}
-
-async fn hold(ctx: &Context, customer: &Customer, account: &Account) -> Result<(), Error> {
-    match &account.secret {
-        Some(secret) => hold_secret(ctx, &customer.namespace().unwrap_or_default(), secret).await,
-        None => Ok(()),
-    }
 }
 
 async fn update(

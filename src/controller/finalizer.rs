@@ -11,6 +11,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use super::context::Context;
+use super::credentials::Account;
 use super::error::Error;
 use super::managed::{Managed, api, object_key};
 use crate::crd::{Customer, CustomerUser, FINALIZER};
@@ -38,8 +39,19 @@ pub async fn remove_finalizer<K: Managed>(ctx: &Context, object: &K) -> Result<(
     remove(&api(&ctx.kube, object), object, FINALIZER).await
 }
 
-/// Holds the Secret `namespace/name` unless `held` says it already is.
-pub async fn hold_secret(ctx: &Context, namespace: &str, name: &str) -> Result<(), Error> {
+/// Holds the credentials Secret `object` acts with, when it is one of its own namespace.
+pub async fn hold_secret_of<K: Managed>(
+    ctx: &Context,
+    object: &K,
+    account: &Account,
+) -> Result<(), Error> {
+    match &account.secret {
+        Some(secret) => hold_secret(ctx, &object.namespace().unwrap_or_default(), secret).await,
+        None => Ok(()),
+    }
+}
+
+async fn hold_secret(ctx: &Context, namespace: &str, name: &str) -> Result<(), Error> {
     let secrets: Api<Secret> = Api::namespaced(ctx.kube.clone(), namespace);
     let Some(secret) = secrets.get_opt(name).await.map_err(Error::Kube)? else {
         return Ok(());

@@ -135,7 +135,7 @@ pub async fn run(
                     if !in_scope(&watched, customer.as_ref()) {
                         return Ok(Action::await_change());
                     }
-                    customer::reconcile(customer, ctx).await
+                    pass::reconcile(customer, ctx).await
                 }
             },
             error_policy::<Customer>,
@@ -151,7 +151,7 @@ pub async fn run(
                     if !in_scope(&namespaces, user.as_ref()) {
                         return Ok(Action::await_change());
                     }
-                    user::reconcile(user, ctx).await
+                    pass::reconcile(user, ctx).await
                 }
             },
             error_policy::<CustomerUser>,

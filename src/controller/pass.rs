@@ -1,14 +1,18 @@
 //! The flow of one pass, shared by both kinds: which path it takes (pause, finalizer, apply,
 //! cleanup), and how it ends (the outcome becomes `Ready`, the next look is scheduled).
 
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
+use kube::ResourceExt;
 use kube::runtime::controller::Action;
+use tokio::time::Instant;
 
 use super::condition::{Readiness, Reason, Status, find_ready};
 use super::context::Context;
 use super::error::Error;
-use super::finalizer::has_finalizer;
+use super::finalizer::{add_finalizer, has_finalizer, release_secret};
 use super::managed::{Managed, object_key};
 use super::resync;
 use super::status::commit;
@@ -16,6 +20,50 @@ use crate::crd::{PAUSED_ANNOTATION, RESYNC_ANNOTATION};
 
 /// Before a create (or a delete), an observation at most this old (else a fresh list).
 pub const FRESH: Duration = Duration::from_secs(10);
+
+/// What a kind brings to the shared flow of a pass.
+pub trait Reconciled: Managed {
+    /// Observe, decide and act on the spec; what it learns goes into `status`.
+    fn sync(
+        &self,
+        ctx: &Context,
+        status: &mut Self::Status,
+    ) -> impl Future<Output = Result<Readiness, Error>> + Send;
+    /// A deleted resource: wait, delete or leave the remote object, then release.
+    fn cleanup(&self, ctx: &Context) -> impl Future<Output = Result<Action, Error>> + Send;
+}
+
+/// One pass over `object`, once both caches hold their first list.
+pub async fn reconcile<K: Reconciled>(object: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
+    ctx.caches_synced().await;
+    let started = Instant::now();
+    let object = object.as_ref();
+    let result = match path_of(object) {
+        Path::Pause => pause(&ctx, object).await,
+        Path::AddFinalizer => add_finalizer(&ctx, object)
+            .await
+            .map(|()| Action::await_change()),
+        Path::Apply => apply(object, &ctx).await,
+        Path::Cleanup => object.cleanup(&ctx).await,
+        Path::Nothing => Ok(Action::await_change()),
+    };
+    ctx.metrics.reconciled(K::KIND, started.elapsed());
+    result
+}
+
+/// Syncs, records the outcome, then lets go of a credentials Secret the resource no longer uses.
+async fn apply<K: Reconciled>(object: &K, ctx: &Context) -> Result<Action, Error> {
+    let mut status = object.current_status().cloned().unwrap_or_default();
+    let held_before = K::owner(&status).credentials_secret.clone();
+    let outcome = object.sync(ctx, &mut status).await;
+    let held_now = K::owner(&status).credentials_secret.clone();
+    let action = finish(ctx, object, status, outcome).await?;
+    if let Some(previous) = held_before.filter(|p| Some(p) != held_now.as_ref()) {
+        let namespace = object.namespace().unwrap_or_default();
+        release_secret(ctx, &namespace, &previous, object.uid().as_deref()).await?;
+    }
+    Ok(action)
+}
 
 /// The path a pass takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

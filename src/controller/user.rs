@@ -5,11 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::Timestamp;
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
-use tokio::time::Instant;
 
 use super::claims::{self, Claim};
 use super::cleanup::{Parted, announce, release};
@@ -18,13 +16,13 @@ use super::context::Context;
 use super::credentials::Account;
 use super::error::Error;
 use super::events::{Happened, publish};
-use super::finalizer::{add_finalizer, hold_secret, release_secret};
+use super::finalizer::hold_secret_of;
 use super::managed::{Managed, object_key};
 use super::ownership::{
     CleanupStep, Found, Left, OwnershipStep, Record, Standing, cleanup_step, ownership_step,
     standing,
 };
-use super::pass::{self, FRESH, Path};
+use super::pass::{self, FRESH, Reconciled};
 use super::plan::{DesiredPassword, check_password_length, new_user, password_hash, user_patch};
 use super::status::commit;
 use crate::admin_api::{ApiError, Deleted, ErrorClass, User, UserPatch};
@@ -37,35 +35,18 @@ struct Target {
     customer_id: String,
 }
 
-pub async fn reconcile(user: Arc<CustomerUser>, ctx: Arc<Context>) -> Result<Action, Error> {
-    ctx.caches_synced().await;
-    let started = Instant::now();
-    let user = user.as_ref();
-    let result = match pass::path_of(user) {
-        Path::Pause => pass::pause(&ctx, user).await,
-        Path::AddFinalizer => add_finalizer(&ctx, user)
-            .await
-            .map(|()| Action::await_change()),
-        Path::Apply => apply(user, &ctx).await,
-        Path::Cleanup => cleanup(user, &ctx).await,
-        Path::Nothing => Ok(Action::await_change()),
-    };
-    ctx.metrics
-        .reconciled(CustomerUser::KIND, started.elapsed());
-    result
-}
-
-async fn apply(user: &CustomerUser, ctx: &Context) -> Result<Action, Error> {
-    let mut status = user.status.clone().unwrap_or_default();
-    let held_before = status.owner.credentials_secret.clone();
-    let outcome = sync(user, ctx, &mut status).await;
-    let held_now = status.owner.credentials_secret.clone();
-    let action = pass::finish(ctx, user, status, outcome).await?;
-    if let Some(previous) = held_before.filter(|p| Some(p) != held_now.as_ref()) {
-        let namespace = user.namespace().unwrap_or_default();
-        release_secret(ctx, &namespace, &previous, user.uid().as_deref()).await?;
+impl Reconciled for CustomerUser {
+    async fn sync(
+        &self,
+        ctx: &Context,
+        status: &mut CustomerUserStatus,
+    ) -> Result<Readiness, Error> {
+        sync(self, ctx, status).await
     }
-    Ok(action)
+
+    async fn cleanup(&self, ctx: &Context) -> Result<Action, Error> {
+        cleanup(self, ctx).await
+    }
 }
 
 async fn sync(
@@ -175,8 +156,8 @@ async fn create(
     password: Option<&mut DesiredPassword>,
 ) -> Result<Made, Error> {
     let project = &target.account.credentials.project_id;
-    status.owner = owner(Ownership::Creating, &target.account);
-    hold(ctx, user, &target.account).await?;
+    status.owner = target.account.owns(Ownership::Creating);
+    hold_secret_of(ctx, user, &target.account).await?;
     let intent = Readiness::not_ready(Reason::Creating, "creating the remote user");
     commit(ctx, user, status.clone(), &intent).await?;
     let body = new_user(&user.spec, password.as_deref());
@@ -232,9 +213,9 @@ async fn take_over(
         status.owner = OwnershipStatus::default();
         return Err(adoption_refused(target));
     }
-    status.owner = owner(Ownership::Adopted, &target.account);
+    status.owner = target.account.owns(Ownership::Adopted);
     status.user_id = Some(found.id.clone());
-    hold(ctx, user, &target.account).await?;
+    hold_secret_of(ctx, user, &target.account).await?;
     let note = match user.spec.deletion_policy {
         crate::crd::DeletionPolicy::Delete => {
             "adopted the existing remote user; deleting this resource will delete it (deletionPolicy Delete)"
@@ -245,21 +226,6 @@ async fn take_over(
     // The adoption is on record before the update that may follow.
     let adopted = Readiness::not_ready(Reason::Updating, "adopted the remote user");
     commit(ctx, user, status.clone(), &adopted).await
-}
-
-fn owner(ownership: Ownership, account: &Account) -> OwnershipStatus {
-    OwnershipStatus {
-        ownership: Some(ownership),
-        owned_since: Some(Timestamp::now().to_string()),
-        credentials_secret: account.secret.clone(),
-    }
-}
-
-async fn hold(ctx: &Context, user: &CustomerUser, account: &Account) -> Result<(), Error> {
-    match &account.secret {
-        Some(secret) => hold_secret(ctx, &user.namespace().unwrap_or_default(), secret).await,
-        None => Ok(()),
-    }
 }
 
 async fn update(

@@ -1,31 +1,11 @@
 //! Changes made in the Console are reverted at the next resync; a remote user deleted by hand is
 //! created again.
 
-use std::sync::Arc;
-
-use corti_operator::admin_api::{
-    AdminClient, ClientConfig, Credentials, CustomerPatch, Password, UserPatch,
-};
-use corti_operator::metrics::Metrics;
+use corti_operator::admin_api::{CustomerPatch, UserPatch};
 use serde_json::json;
 
-use crate::harness::{ADMIN_EMAIL, ADMIN_PASSWORD, CREDENTIALS, Env, WAIT};
+use crate::harness::{CREDENTIALS, Env, WAIT};
 use crate::support::eventually;
-
-/// The Console: the same Admin API, used by a person.
-fn console(env: &Env) -> (AdminClient, Credentials) {
-    let client = AdminClient::new(
-        &ClientConfig::new(&env.sim.base_url),
-        Arc::new(Metrics::default()),
-    )
-    .expect("client");
-    let credentials = Credentials {
-        email: ADMIN_EMAIL.into(),
-        password: Password::new(ADMIN_PASSWORD),
-        project_id: env.project.clone(),
-    };
-    (client, credentials)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the local control plane: make test-e2e"]
@@ -40,7 +20,7 @@ async fn console_changes_are_reverted_and_deleted_users_recreated() {
         .await;
     let first_id = user.status.and_then(|s| s.user_id).expect("user id");
 
-    let (console, credentials) = console(&env);
+    let (console, credentials) = env.console();
     console
         .update_customer(
             &credentials,

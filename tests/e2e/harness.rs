@@ -7,7 +7,9 @@ use std::process::Stdio;
 use std::sync::Once;
 use std::time::Duration;
 
+use corti_operator::admin_api::{AdminClient, ClientConfig, Credentials, Password};
 use corti_operator::crd::{Customer, CustomerUser};
+use corti_operator::metrics::Metrics;
 use corti_operator::sim::{Role, RunningSim, SimConfig, StoredCustomer, StoredUser};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{DeleteParams, ListParams, PostParams};
@@ -293,6 +295,51 @@ impl Env {
         self.remote_customer(customer_id)
             .map(|c| c.users)
             .unwrap_or_default()
+    }
+
+    /// The Console: the same Admin API, used by a person (with the test's admin account).
+    pub fn console(&self) -> (AdminClient, Credentials) {
+        let client = AdminClient::new(
+            &ClientConfig::new(&self.sim.base_url),
+            std::sync::Arc::new(Metrics::default()),
+        )
+        .expect("client");
+        let credentials = Credentials {
+            email: ADMIN_EMAIL.into(),
+            password: Password::new(ADMIN_PASSWORD),
+            project_id: self.project.clone(),
+        };
+        (client, credentials)
+    }
+
+    /// From now on the operator runs with the control plane's admin identity (for cases where
+    /// the chart's namespaced Role would itself be deleted, like a namespace deletion).
+    pub fn run_as_admin(&mut self) {
+        self.kubeconfig = control_plane().kubeconfig_path().to_path_buf();
+    }
+
+    /// Deletes the test's namespace now; the namespace controller then deletes its content.
+    pub async fn delete_namespace(&self) {
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
+        namespaces
+            .delete(self.namespace(), &DeleteParams::default())
+            .await
+            .expect("delete the namespace");
+    }
+
+    /// The reasons of the Events recorded for the object `name`.
+    pub async fn event_reasons(&self, name: &str) -> Vec<String> {
+        let events: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(self.client.clone(), self.namespace());
+        events
+            .list(&ListParams::default())
+            .await
+            .expect("list Events")
+            .items
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+            .filter_map(|e| e.reason)
+            .collect()
     }
 
     /// Calls the simulator counted for `method` and path template (all statuses).

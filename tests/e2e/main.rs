@@ -11,4 +11,5 @@ mod drift;
 mod faults;
 mod harness;
 mod lifecycle;
+mod ownership;
 mod validation;
