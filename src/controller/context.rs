@@ -58,13 +58,13 @@ impl std::fmt::Debug for Context {
 }
 
 impl Context {
-    /// Waits until both caches hold their first full list: no decision is made on a partial view
-    /// (at start-up, "no users are left" would otherwise be read off an empty cache).
-    pub async fn caches_synced(&self) {
-        let _ = futures::join!(
-            self.customers.wait_until_ready(),
-            self.users.wait_until_ready()
-        );
+    /// Whether both caches hold their first full list: no decision is made on a partial view (at
+    /// start-up, "no users are left" would otherwise be read off an empty cache). Not a wait: a
+    /// pass that waited would hold a slot of the controller, whose own watch fills the cache.
+    pub fn caches_synced(&self) -> bool {
+        use futures::FutureExt;
+        self.customers.wait_until_ready().now_or_never().is_some()
+            && self.users.wait_until_ready().now_or_never().is_some()
     }
 
     /// Customers as the controller sees them (one namespace, or all), for live reads.

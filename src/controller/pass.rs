@@ -33,9 +33,11 @@ pub trait Reconciled: Managed {
     fn cleanup(&self, ctx: &Context) -> impl Future<Output = Result<Action, Error>> + Send;
 }
 
-/// One pass over `object`, once both caches hold their first list.
+/// One pass over `object`, once both caches hold their first list (until then, it comes back).
 pub async fn reconcile<K: Reconciled>(object: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
-    ctx.caches_synced().await;
+    if !ctx.caches_synced() {
+        return Ok(Action::requeue(CACHE_SYNC_RETRY));
+    }
     let started = Instant::now();
     let object = object.as_ref();
     let result = match path_of(object) {
@@ -64,6 +66,9 @@ async fn apply<K: Reconciled>(object: &K, ctx: &Context) -> Result<Action, Error
     }
     Ok(action)
 }
+
+/// How soon a pass that found the caches not yet synced looks again.
+const CACHE_SYNC_RETRY: Duration = Duration::from_millis(250);
 
 /// The path a pass takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
