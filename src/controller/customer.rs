@@ -64,7 +64,7 @@ async fn sync(
     // Decide, then act: create, then at most one update; or adopt, then at most one update.
     let record = Record::new(&status.owner, recorded_identity(status));
     let step = ownership_step(&record, remote, identify, ctx.settings.adopt_existing);
-    let remote = match step {
+    let current = match step {
         OwnershipStep::Refuse => return Err(adoption_refused(&key)),
         OwnershipStep::Create { again } => {
             if again {
@@ -73,14 +73,28 @@ async fn sync(
             }
             match create(ctx, customer, &account, status, &key).await? {
                 Made::Created(created) => created,
-                Made::Found(found) => take_over(ctx, customer, &account, status, found).await?,
+                Made::Found(found) => {
+                    take_over(ctx, customer, &account, status, &found).await?;
+                    found
+                }
             }
         }
-        OwnershipStep::Adopt(found) => take_over(ctx, customer, &account, status, found).await?,
-        OwnershipStep::Keep(current) => match customer_patch(&customer.spec, &current)? {
-            Some(patch) => update(ctx, customer, &account.credentials, current, patch).await?,
-            None => current,
-        },
+        OwnershipStep::Adopt(found) => {
+            take_over(ctx, customer, &account, status, &found).await?;
+            found
+        }
+        OwnershipStep::Confirm(current) => {
+            status.owner.ownership = Some(Ownership::Created);
+            let note =
+                "created the remote customer (found again after its create response was lost)";
+            publish(ctx, customer, Happened::Created, note).await;
+            current
+        }
+        OwnershipStep::Keep(current) => current,
+    };
+    let remote = match customer_patch(&customer.spec, &current)? {
+        Some(patch) => update(ctx, customer, &account.credentials, current, patch).await?,
+        None => current,
     };
 
     // Record.
@@ -177,15 +191,15 @@ async fn create(
 }
 
 /// Adopts `found` when adoption is allowed and its fixed fields agree with the spec; the
-/// adoption is recorded before any write to it. Otherwise nothing is recorded as owned.
+/// adoption is recorded (status, Event) before any write to it. Otherwise nothing is owned.
 async fn take_over(
     ctx: &Context,
     customer: &Customer,
     account: &Account,
     status: &mut CustomerStatus,
-    found: RemoteCustomer,
-) -> Result<RemoteCustomer, Error> {
-    let patch = match customer_patch(&customer.spec, &found) {
+    found: &RemoteCustomer,
+) -> Result<(), Error> {
+    let patch = match customer_patch(&customer.spec, found) {
         Ok(patch) if ctx.settings.adopt_existing => patch,
         Ok(_) => {
             status.owner = OwnershipStatus::default();
@@ -207,12 +221,13 @@ async fn take_over(
         crate::crd::DeletionPolicy::Orphan => "adopted the existing remote customer",
     };
     publish(ctx, customer, Happened::Adopted, note).await;
-    let Some(patch) = patch else {
-        return Ok(found);
-    };
-    let adopted = Readiness::not_ready(Reason::Updating, "adopted; updating the remote customer");
-    commit(ctx, customer, status.clone(), &adopted).await?;
-    update(ctx, customer, &account.credentials, found, patch).await
+    if patch.is_some() {
+        // The adoption is on record before the update that follows.
+        let adopted =
+            Readiness::not_ready(Reason::Updating, "adopted; updating the remote customer");
+        commit(ctx, customer, status.clone(), &adopted).await?;
+    }
+    Ok(())
 }
 
 async fn update(

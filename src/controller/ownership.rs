@@ -85,6 +85,8 @@ pub enum OwnershipStep<R> {
     Create { again: bool },
     /// Already owned: bring it to the spec.
     Keep(R),
+    /// Its own create, whose response was lost: record it as created, then bring it to the spec.
+    Confirm(R),
     /// Record the adoption (status and an Event) before any write to it.
     Adopt(R),
     /// Something is there that this resource may not adopt: touch nothing.
@@ -106,6 +108,9 @@ pub fn ownership_step<R>(
         };
     };
     match standing(record, Some(identify(&remote))) {
+        Standing::Own if record.ownership == Some(Ownership::Creating) => {
+            OwnershipStep::Confirm(remote)
+        }
         Standing::Own => OwnershipStep::Keep(remote),
         _ if adoption_allowed => OwnershipStep::Adopt(remote),
         _ => OwnershipStep::Refuse,
@@ -244,6 +249,7 @@ mod tests {
             match ownership_step(record, remote, identify, adopt) {
                 OwnershipStep::Create { again } => OwnershipStep::Create { again },
                 OwnershipStep::Keep(r) => OwnershipStep::Keep(r.0.to_string()),
+                OwnershipStep::Confirm(r) => OwnershipStep::Confirm(r.0.to_string()),
                 OwnershipStep::Adopt(r) => OwnershipStep::Adopt(r.0.to_string()),
                 OwnershipStep::Refuse => OwnershipStep::Refuse,
             }
@@ -271,7 +277,7 @@ mod tests {
         );
         assert_eq!(
             step(&intent, Some(("u9", 101)), false),
-            OwnershipStep::Keep("u9".into()),
+            OwnershipStep::Confirm("u9".into()),
             "intent recorded, create applied, response lost: ours, no adoption needed"
         );
         assert_eq!(

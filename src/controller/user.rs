@@ -94,6 +94,12 @@ async fn sync(
             forget_applied(password.as_mut(), status);
             found
         }
+        OwnershipStep::Confirm(current) => {
+            status.owner.ownership = Some(Ownership::Created);
+            let note = "created the remote user (found again after its create response was lost)";
+            publish(ctx, user, Happened::Created, note).await;
+            current
+        }
         OwnershipStep::Keep(current) => current,
     };
     let remote = match user_patch(&user.spec, &current, password.as_ref()) {

@@ -402,3 +402,68 @@ async fn the_intent_to_create_is_on_record_before_the_remote_object_exists() {
     assert!(env.remote_customer("intent").is_none());
     env.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the local control plane: make test-e2e"]
+async fn restarts_while_a_large_customer_is_provisioned_leave_one_owned_user_each() {
+    const USERS: usize = 40;
+    let mut env = Env::start("e2e-own-provision").await;
+    env.customer(
+        "c",
+        json!({ "customerId": "large", "displayName": "Large",
+        "credentialsSecretRef": { "name": CREDENTIALS } }),
+    )
+    .await;
+    env.wait_ready(&env.customers(), "c", "True", "Reconciled")
+        .await;
+    for i in 0..USERS {
+        env.user(
+            &format!("u{i}"),
+            json!({ "customerRef": { "name": "c" },
+            "email": format!("u{i}@large.example"), "firstName": "U", "lastName": format!("{i}") }),
+        )
+        .await;
+    }
+    // SIGKILL at random points of the provisioning, a few times in a row.
+    for pause in [300_u64, 700, 1100] {
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        env.kill_operator().await;
+        env.start_operator();
+    }
+    eventually("every user Ready", WAIT, || async {
+        let users = env
+            .users()
+            .list(&ListParams::default())
+            .await
+            .expect("list");
+        users
+            .items
+            .iter()
+            .all(|u| crate::harness::ready_is(u, "True", "Reconciled"))
+    })
+    .await;
+    let remote = env.remote_users("large");
+    assert_eq!(remote.len(), USERS, "exactly one remote user per resource");
+    let users = env
+        .users()
+        .list(&ListParams::default())
+        .await
+        .expect("list");
+    for user in &users.items {
+        let status = user.status.as_ref().expect("status");
+        assert_eq!(
+            status.owner.ownership,
+            Some(Ownership::Created),
+            "{}: its own create (found again after a kill), never an adoption",
+            user.name_any()
+        );
+        assert!(
+            remote
+                .iter()
+                .any(|r| Some(r.user.id.to_string()) == status.user_id),
+            "{}: status names its remote user",
+            user.name_any()
+        );
+    }
+    env.finish().await;
+}
