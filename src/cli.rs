@@ -1,19 +1,15 @@
-//! The `corti-operator` command line: `run` the controllers, print the `crds`. Flags have
+//! The `corti-operator` command line: its flags, and the `crds` subcommand (`run` is in
+//! `runtime.rs`). Flags have
 //! environment fallbacks (`CORTI_*`) so a Deployment can be configured either way.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::admin_api::{AdminClient, BuildError, ClientConfig};
-use crate::controller::{self, RunConfig, SecretKey, Settings};
-use crate::leader::{self, LeaderError, LeaseConfig};
-use crate::metrics::Metrics;
-use crate::server::{self, Health};
+use crate::controller::SecretKey;
+pub use crate::runtime::RunError;
 
 /// The production Admin API.
 pub const DEFAULT_ADMIN_API_URL: &str = "https://api.console.corti.app/functions/v1/public";
@@ -100,14 +96,8 @@ pub enum LogFormat {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    #[error("cannot connect to Kubernetes (in a cluster, or via KUBECONFIG)")]
-    Kube(#[source] kube::Error),
-    #[error("invalid Admin API settings")]
-    AdminApi(#[source] BuildError),
-    #[error("cannot serve health and metrics")]
-    Serve(#[source] std::io::Error),
     #[error(transparent)]
-    Leader(#[from] LeaderError),
+    Run(#[from] RunError),
     #[error("cannot write CRDs")]
     Crds(#[source] std::io::Error),
     #[error("cannot render CRDs")]
@@ -173,117 +163,6 @@ pub fn print_crds(dir: Option<PathBuf>) -> Result<(), CliError> {
         }
     }
     Ok(())
-}
-
-/// `corti-operator run`: serves health and metrics at once, then (as leader, when elected)
-/// runs the controllers until SIGTERM or SIGINT.
-pub async fn run(args: RunArgs) -> Result<(), CliError> {
-    let kube = kube::Client::try_default().await.map_err(CliError::Kube)?;
-    let metrics = Arc::new(Metrics::default());
-    let admin = AdminClient::new(
-        &ClientConfig {
-            rate_limit: Some(args.admin_api_rate_limit),
-            timeout: args.admin_api_timeout,
-            ..ClientConfig::new(&args.admin_api_url)
-        },
-        metrics.clone(),
-    )
-    .map_err(CliError::AdminApi)?;
-    let identity = args.identity.clone().unwrap_or_else(default_identity);
-
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        tracing::info!("shutting down");
-        let _ = stop_tx.send(true);
-    });
-    let stopped = move || {
-        let mut rx = stop_rx.clone();
-        async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        }
-    };
-
-    let ready = Arc::new(AtomicBool::new(false));
-    let health = Health {
-        metrics: metrics.clone(),
-        ready: ready.clone(),
-    };
-    let listener = tokio::net::TcpListener::bind(args.health_addr)
-        .await
-        .map_err(CliError::Serve)?;
-    let server = tokio::spawn(server::serve_on(listener, health, stopped()));
-    ready.store(true, Ordering::Relaxed);
-
-    let lease = args.leader_election.then(|| LeaseConfig {
-        namespace: args.leader_election_namespace.clone(),
-        name: args.lease_name.clone(),
-        identity: identity.clone(),
-        duration: Duration::from_secs(15),
-        renew_every: Duration::from_secs(5),
-    });
-    if let Some(lease) = &lease {
-        tokio::select! {
-            () = leader::acquire(&kube, lease) => {},
-            () = stopped() => return Ok(()),
-        }
-    }
-    metrics.set_leader(true);
-
-    let config = RunConfig {
-        namespaces: args
-            .namespaces
-            .into_iter()
-            .filter(|ns| !ns.is_empty())
-            .collect(),
-        concurrency: args.concurrency.max(1),
-        snapshot_ttl: args.snapshot_ttl.unwrap_or(args.resync_period / 2),
-        default_credentials: args.default_credentials_secret,
-        settings: Settings {
-            resync_period: args.resync_period,
-            slow_retry: args.slow_retry.unwrap_or(args.resync_period),
-            adopt_existing: args.adopt_existing,
-        },
-        instance: identity,
-    };
-    tracing::info!(admin_api = %args.admin_api_url, namespaces = ?config.namespaces, "starting controllers");
-    let controllers = controller::run(kube.clone(), admin, metrics.clone(), config, stopped());
-    let outcome = match &lease {
-        Some(lease) => tokio::select! {
-            () = controllers => Ok(()),
-            lost = leader::hold(&kube, lease) => Err(CliError::Leader(lost)),
-        },
-        None => {
-            controllers.await;
-            Ok(())
-        }
-    };
-    metrics.set_leader(false);
-    if let Some(lease) = &lease {
-        leader::release(&kube, lease).await;
-    }
-    server.abort();
-    outcome
-}
-
-fn default_identity() -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "corti-operator".into());
-    format!("{host}-{}", uuid::Uuid::new_v4().simple())
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = term.recv() => {},
-                _ = tokio::signal::ctrl_c() => {},
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 #[cfg(test)]

@@ -8,5 +8,6 @@ pub mod crd;
 pub mod leader;
 pub mod metrics;
 pub mod observe;
+pub mod runtime;
 pub mod server;
 pub mod sim;

@@ -38,31 +38,8 @@ async fn run(args: SimArgs) -> Result<(), Box<dyn std::error::Error>> {
         println!("  demo account:  {DEMO_EMAIL} / {DEMO_PASSWORD} (admin)");
     }
     println!("  control:       {}/_sim (see --help)", running.base_url);
-    shutdown_signal().await;
+    corti_operator::runtime::shutdown_signal().await;
     tracing::info!("shutting down");
     running.shutdown().await?;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let terminate = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut signal) => {
-                    signal.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            () = terminate => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
-    }
 }

@@ -12,7 +12,9 @@ async fn main() -> ExitCode {
         Command::Crds { dir } => cli::print_crds(dir),
         Command::Run(args) => {
             cli::init_logging(args.log_format);
-            cli::run(*args).await
+            corti_operator::runtime::run(*args)
+                .await
+                .map_err(Into::into)
         }
     };
     match result {

@@ -77,7 +77,7 @@ pub async fn release<K: Managed>(
             match release_secret(ctx, &namespace, &secret, object.uid().as_deref()).await {
                 Ok(()) => break,
                 Err(error) => {
-                    tracing::warn!(object = %object_key(object), %error, attempt, "cannot release the credentials Secret");
+                    tracing::warn!(object = %object_key(object), error = %error.chain(), attempt, "cannot release the credentials Secret");
                     tokio::time::sleep(std::time::Duration::from_millis(500) * attempt).await;
                 }
             }

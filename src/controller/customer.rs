@@ -8,6 +8,7 @@ use kube::ResourceExt;
 use kube::api::ListParams;
 use kube::runtime::controller::Action;
 
+use super::claim_check::{check_claim, claim_of};
 use super::claims::{self, Claim};
 use super::cleanup::{Parted, announce, release};
 use super::condition::{Readiness, Reason};
@@ -52,7 +53,11 @@ async fn sync(
         .await?;
     let project = account.credentials.project_id.clone();
     status.project_id = Some(project.clone());
-    check_claim(ctx, customer, &project, status).await?;
+    let cached = ctx.customers.state();
+    let others = rivals(cached.iter().map(AsRef::as_ref), customer, &project);
+    let what = format!("customer {key:?} of project {project}");
+    let claim = claim_key(&project, &key);
+    check_claim(ctx, customer, &claim, &others, status, &what).await?;
     let resync = pass::resync_request(customer, status.last_resync.as_deref());
     let mut observed = observe(ctx, &account.credentials, resync.as_ref().map(|r| r.1)).await?;
     status.last_resync = resync.map(|r| r.0).or(status.last_resync.take());
@@ -304,7 +309,7 @@ async fn cleanup(customer: &Customer, ctx: &Context) -> Result<Action, Error> {
         Err(error) => {
             let failed = Readiness::not_ready(
                 error.reason(),
-                format!("cannot delete the remote customer: {error}"),
+                format!("cannot delete the remote customer: {}", error.chain()),
             );
             commit(ctx, customer, status, &failed).await?;
             Ok(ctx.next_action(&object_key(customer), Some(error.retry())))
@@ -400,18 +405,6 @@ pub fn claim_key(project: &str, customer_id: &str) -> String {
     format!("customer/{project}/{customer_id}")
 }
 
-fn claim_of(customer: &Customer) -> Claim {
-    Claim {
-        namespace: customer.namespace().unwrap_or_default(),
-        name: customer.name_any(),
-        created: customer.metadata.creation_timestamp.clone(),
-        owns: customer
-            .status
-            .as_ref()
-            .is_some_and(|s| s.owner.ownership.is_some()),
-    }
-}
-
 /// Other Customers that claim the same key in `project`.
 fn rivals<'a>(
     customers: impl IntoIterator<Item = &'a Customer>,
@@ -427,33 +420,6 @@ fn rivals<'a>(
         })
         .map(claim_of)
         .collect()
-}
-
-/// `Conflict` when another Customer holds the key; a loser that had recorded ownership gives it up
-/// (with an Event), so it can never write to or delete what another holds.
-async fn check_claim(
-    ctx: &Context,
-    customer: &Customer,
-    project: &str,
-    status: &mut CustomerStatus,
-) -> Result<(), Error> {
-    let cached = ctx.customers.state();
-    let others = rivals(cached.iter().map(AsRef::as_ref), customer, project);
-    let key = claim_key(project, &customer.customer_id());
-    let Err(holder) = claims::check(&ctx.claims, &key, &claim_of(customer), &others) else {
-        return Ok(());
-    };
-    if status.owner.ownership.is_some() {
-        status.owner = OwnershipStatus::default();
-        let note = "another resource holds this customer; this one gives up its ownership record";
-        publish(ctx, customer, Happened::ClaimLost, note).await;
-    }
-    let namespace = customer.namespace().unwrap_or_default();
-    Err(Error::Conflict(format!(
-        "customer {:?} of project {project} is already managed by Customer {}",
-        customer.customer_id(),
-        holder.describe_for(&namespace)
-    )))
 }
 
 /// Whether another Customer, as the API server shows it now, outranks this one on the key.

@@ -21,7 +21,7 @@ pub enum Error {
     InvalidSpec(String),
     #[error(transparent)]
     Api(#[from] ApiError),
-    #[error("Kubernetes API call failed: {0}")]
+    #[error("Kubernetes API call failed")]
     Kube(#[source] kube::Error),
 }
 
@@ -43,6 +43,11 @@ pub enum Retry {
 }
 
 impl Error {
+    /// The message with its causes, `outer: inner: root`, for logs and status messages.
+    pub fn chain(&self) -> String {
+        crate::cli::error_chain(self)
+    }
+
     pub fn reason(&self) -> Reason {
         match self {
             Self::CredentialsNotFound(_) => Reason::CredentialsNotFound,

@@ -30,6 +30,7 @@ pub trait Managed:
         generation: Option<i64>,
     );
     fn owner(status: &Self::Status) -> &OwnershipStatus;
+    fn owner_mut(status: &mut Self::Status) -> &mut OwnershipStatus;
     /// The same-namespace credentials Secret named in the spec, if any.
     fn credentials_ref(&self) -> Option<&str>;
 
@@ -68,6 +69,10 @@ impl Managed for Customer {
         &status.owner
     }
 
+    fn owner_mut(status: &mut CustomerStatus) -> &mut OwnershipStatus {
+        &mut status.owner
+    }
+
     fn credentials_ref(&self) -> Option<&str> {
         self.spec
             .credentials_secret_ref
@@ -99,6 +104,10 @@ impl Managed for CustomerUser {
 
     fn owner(status: &CustomerUserStatus) -> &OwnershipStatus {
         &status.owner
+    }
+
+    fn owner_mut(status: &mut CustomerUserStatus) -> &mut OwnershipStatus {
+        &mut status.owner
     }
 
     fn credentials_ref(&self) -> Option<&str> {

@@ -2,6 +2,7 @@
 //! A pass reads observe -> decide -> act -> record; each file below is one of those steps or one
 //! thing they share.
 
+mod claim_check; // observe + record: a pass's claim
 mod claims; // decide: who may act on a remote key
 mod cleanup; // act + record for a deleted resource
 mod condition; // record: the Ready condition and its reasons
@@ -198,7 +199,7 @@ where
 /// Only errors that kept a pass from writing status land here (the Kubernetes API failed).
 #[allow(clippy::needless_pass_by_value)] // the signature kube-runtime asks for
 fn error_policy<K: Managed>(object: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
-    tracing::warn!(object = %object_key(object.as_ref()), %error, "reconcile failed");
+    tracing::warn!(object = %object_key(object.as_ref()), error = %error.chain(), "reconcile failed");
     ctx.metrics
         .reconcile_error(K::KIND, error.reason().as_str());
     ctx.next_action(&object_key(object.as_ref()), Some(error.retry()))

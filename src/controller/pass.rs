@@ -149,11 +149,11 @@ pub async fn finish<K: Managed>(
         Ok(readiness) => (readiness, None),
         Err(Error::Kube(error)) => return Err(Error::Kube(error)),
         Err(error) => {
-            tracing::info!(object = %key, reason = error.reason().as_str(), %error, "not ready");
+            tracing::info!(object = %key, reason = error.reason().as_str(), error = %error.chain(), "not ready");
             ctx.metrics
                 .reconcile_error(K::KIND, error.reason().as_str());
             (
-                Readiness::not_ready(error.reason(), error.to_string()),
+                Readiness::not_ready(error.reason(), error.chain()),
                 Some(error.retry()),
             )
         }

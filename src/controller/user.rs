@@ -9,7 +9,8 @@ use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 
-use super::claims::{self, Claim};
+use super::claim_check::{check_claim, claim_of};
+use super::claims::Claim;
 use super::cleanup::{Parted, announce, release};
 use super::condition::{READY, Readiness, Reason};
 use super::context::Context;
@@ -58,7 +59,14 @@ async fn sync(
     let target = target(ctx, user).await?;
     status.customer_id = Some(target.customer_id.clone());
     status.project_id = Some(target.account.credentials.project_id.clone());
-    check_claim(ctx, user, &target, status).await?;
+    let others = rivals(ctx, user, &target);
+    let what = format!("this email in customer {:?}", target.customer_id);
+    let claim = claim_key(
+        &target.account.credentials.project_id,
+        &target.customer_id,
+        user,
+    );
+    check_claim(ctx, user, &claim, &others, status, &what).await?;
     let mut password = desired_password(ctx, user, status).await?;
     let resync = pass::resync_request(user, status.last_resync.as_deref());
     let mut observed = observe(ctx, &target, resync.as_ref().map(|r| r.1)).await?;
@@ -422,7 +430,7 @@ async fn cleanup(user: &CustomerUser, ctx: &Context) -> Result<Action, Error> {
             status.observed_generation = user.metadata.generation;
             let failed = Readiness::not_ready(
                 error.reason(),
-                format!("cannot delete the remote user: {error}"),
+                format!("cannot delete the remote user: {}", error.chain()),
             );
             commit(ctx, user, status, &failed).await?;
             Ok(ctx.next_action(&object_key(user), Some(error.retry())))
@@ -502,30 +510,11 @@ fn claim_key(project: &str, customer_id: &str, user: &CustomerUser) -> String {
     )
 }
 
-fn claim_of(user: &CustomerUser) -> Claim {
-    Claim {
-        namespace: user.namespace().unwrap_or_default(),
-        name: user.name_any(),
-        created: user.metadata.creation_timestamp.clone(),
-        owns: user
-            .status
-            .as_ref()
-            .is_some_and(|s| s.owner.ownership.is_some()),
-    }
-}
-
-/// `Conflict` when another CustomerUser holds this email in the same remote customer; a loser that
-/// had recorded ownership gives it up (with an Event).
-async fn check_claim(
-    ctx: &Context,
-    user: &CustomerUser,
-    target: &Target,
-    status: &mut CustomerUserStatus,
-) -> Result<(), Error> {
+/// Other CustomerUsers with the same email (any case) in the same remote customer.
+fn rivals(ctx: &Context, user: &CustomerUser, target: &Target) -> Vec<Claim> {
     let email = email_key(&user.spec.email);
     let project = target.account.credentials.project_id.as_str();
-    let others: Vec<Claim> = ctx
-        .users
+    ctx.users
         .state()
         .iter()
         .filter(|other| email_key(&other.spec.email) == email)
@@ -535,21 +524,6 @@ async fn check_claim(
                     && s.project_id.as_deref() == Some(project)
             })
         })
-        .map(|other| claim_of(other))
-        .collect();
-    let key = claim_key(project, &target.customer_id, user);
-    let Err(holder) = claims::check(&ctx.claims, &key, &claim_of(user), &others) else {
-        return Ok(());
-    };
-    if status.owner.ownership.is_some() {
-        status.owner = OwnershipStatus::default();
-        let note = "another resource holds this user; this one gives up its ownership record";
-        publish(ctx, user, Happened::ClaimLost, note).await;
-    }
-    let namespace = user.namespace().unwrap_or_default();
-    Err(Error::Conflict(format!(
-        "this email in customer {:?} is already managed by CustomerUser {}",
-        target.customer_id,
-        holder.describe_for(&namespace)
-    )))
+        .map(|other| claim_of(other.as_ref()))
+        .collect()
 }
