@@ -21,6 +21,9 @@ mod retry; // when to look again
 mod status; // record: status
 mod user; // the CustomerUser pass
 
+#[cfg(test)]
+mod tests;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
