@@ -10,9 +10,9 @@ use kube::runtime::events::Recorder;
 use kube::runtime::reflector::Store;
 
 use super::claims::Registry;
-use super::credentials::SecretReader;
 use super::error::Retry;
 use super::retry::{backoff_delay, resync_delay};
+use super::secret_reader::SecretReader;
 use crate::admin_api::AdminClient;
 use crate::crd::{Customer, CustomerUser};
 use crate::metrics::Metrics;

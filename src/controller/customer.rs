@@ -13,7 +13,6 @@ use super::claims::{self, Claim};
 use super::cleanup::{Parted, announce, release};
 use super::condition::{Readiness, Reason};
 use super::context::Context;
-use super::credentials::Account;
 use super::error::{Error, Retry};
 use super::events::{Happened, publish};
 use super::finalizer::hold_secret_of;
@@ -24,6 +23,7 @@ use super::ownership::{
 };
 use super::pass::{self, FRESH, Reconciled};
 use super::plan::{customer_patch, new_customer};
+use super::secret_reader::Account;
 use super::status::commit;
 use crate::admin_api::{ApiError, Credentials, Customer as RemoteCustomer, CustomerPatch, Deleted};
 use crate::crd::{Customer, CustomerStatus, Ownership, OwnershipStatus};

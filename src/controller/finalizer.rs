@@ -11,9 +11,9 @@ use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use super::context::Context;
-use super::credentials::Account;
 use super::error::Error;
 use super::managed::{Managed, api, object_key};
+use super::secret_reader::Account;
 use crate::crd::{Customer, CustomerUser, FINALIZER};
 
 /// Held on a same-namespace credentials Secret while a resource that acts with it owns something.

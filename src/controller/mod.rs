@@ -7,7 +7,6 @@ mod claims; // decide: who may act on a remote key
 mod cleanup; // act + record for a deleted resource
 mod condition; // record: the Ready condition and its reasons
 mod context; // shared: clients, caches, settings
-mod credentials; // observe: the Secrets a pass acts with
 mod customer; // the Customer pass
 mod error; // why a pass stopped short
 mod events; // record: Events
@@ -18,8 +17,10 @@ mod pass; // the flow of one pass
 mod plan; // decide: fields
 mod resync; // observe: the resync annotation
 mod retry; // when to look again
+mod secret_reader; // observe: the Secrets a pass acts with
 mod status; // record: status
 mod user; // the CustomerUser pass
+mod user_target; // observe: where a user lives
 
 #[cfg(test)]
 mod tests;
@@ -37,9 +38,9 @@ use kube::{Api, ResourceExt};
 
 pub use condition::{Readiness, Reason};
 pub use context::{Context, FIELD_MANAGER, Settings};
-pub use credentials::{SecretKey, SecretReader};
 pub use error::Error;
 pub use finalizer::SECRET_FINALIZER;
+pub use secret_reader::{SecretKey, SecretReader};
 
 use self::managed::{Managed, object_key};
 use crate::admin_api::AdminClient;

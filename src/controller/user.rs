@@ -7,18 +7,16 @@ use std::time::Duration;
 
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::ObjectRef;
 
 use super::claim_check::{check_claim, claim_of};
 use super::claims::Claim;
 use super::cleanup::{Parted, announce, release};
-use super::condition::{READY, Readiness, Reason};
+use super::condition::{Readiness, Reason};
 use super::context::Context;
-use super::credentials::Account;
 use super::error::Error;
 use super::events::{Happened, publish};
 use super::finalizer::hold_secret_of;
-use super::managed::{Managed, object_key};
+use super::managed::object_key;
 use super::ownership::{
     CleanupStep, Found, Left, OwnershipStep, Record, Standing, cleanup_step, ownership_step,
     standing,
@@ -26,15 +24,10 @@ use super::ownership::{
 use super::pass::{self, FRESH, Reconciled};
 use super::plan::{DesiredPassword, check_password_length, new_user, password_hash, user_patch};
 use super::status::commit;
+use super::user_target::{Target, target};
 use crate::admin_api::{ApiError, Deleted, ErrorClass, User, UserPatch};
-use crate::crd::{Customer, CustomerUser, CustomerUserStatus, Ownership, OwnershipStatus};
+use crate::crd::{CustomerUser, CustomerUserStatus, Ownership, OwnershipStatus};
 use crate::observe::{UserMap, email_key};
-
-/// The remote customer a user lives in, and the account to reach it with.
-struct Target {
-    account: Account,
-    customer_id: String,
-}
 
 impl Reconciled for CustomerUser {
     async fn sync(
@@ -329,64 +322,6 @@ async fn desired_password(
         hash,
         applied,
     }))
-}
-
-/// For a pass that applies the spec: the Customer named by `customerRef` (Ready), or `customerId`.
-async fn target(ctx: &Context, user: &CustomerUser) -> Result<Target, Error> {
-    let namespace = user.namespace().unwrap_or_default();
-    let (secret, customer_id) = match (&user.spec.customer_ref, &user.spec.customer_id) {
-        (Some(reference), _) => {
-            let customer = ctx
-                .customers
-                .get(&ObjectRef::<Customer>::new(&reference.name).within(&namespace))
-                .ok_or_else(|| {
-                    Error::CustomerNotReady(format!("Customer {} not found", reference.name))
-                })?;
-            customer_ready(&customer)?;
-            let customer_id = customer
-                .status
-                .as_ref()
-                .and_then(|s| s.customer_id.clone())
-                .unwrap_or_else(|| customer.customer_id());
-            (customer.credentials_ref().map(str::to_string), customer_id)
-        }
-        (None, Some(customer_id)) => (
-            user.credentials_ref().map(str::to_string),
-            customer_id.clone(),
-        ),
-        (None, None) => return Err(Error::InvalidSpec("set customerRef or customerId".into())),
-    };
-    let account = ctx.secrets.account(&namespace, secret.as_deref()).await?;
-    Ok(Target {
-        account,
-        customer_id,
-    })
-}
-
-/// A user waits until its Customer is Ready for its current spec.
-fn customer_ready(customer: &Customer) -> Result<(), Error> {
-    let name = customer.name_any();
-    if customer.metadata.deletion_timestamp.is_some() {
-        return Err(Error::CustomerNotReady(format!(
-            "Customer {name} is being deleted"
-        )));
-    }
-    let ready = customer
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.iter().find(|c| c.type_ == READY));
-    match ready {
-        Some(c) if c.status == "True" && c.observed_generation == customer.metadata.generation => {
-            Ok(())
-        }
-        Some(c) => Err(Error::CustomerNotReady(format!(
-            "Customer {name} is not Ready ({}): {}",
-            c.reason, c.message
-        ))),
-        None => Err(Error::CustomerNotReady(format!(
-            "Customer {name} is not Ready yet"
-        ))),
-    }
 }
 
 async fn observe(

@@ -20,8 +20,8 @@ use serde_json::{Value, json};
 
 use super::claims::Registry;
 use super::context::{Backoff, Context, Settings};
-use super::credentials::SecretReader;
 use super::pass::{Reconciled, reconcile};
+use super::secret_reader::SecretReader;
 use crate::admin_api::{AdminClient, ClientConfig, Credentials, Password};
 use crate::crd::{Customer, CustomerUser};
 use crate::metrics::Metrics;
