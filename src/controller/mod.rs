@@ -33,7 +33,9 @@ use futures::StreamExt;
 use kube::runtime::controller::{Action, Config as ControllerConfig};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{Controller, watcher};
+use kube::runtime::reflector::{self, reflector};
+use kube::runtime::utils::PredicateConfig;
+use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 
 pub use condition::{Readiness, Reason};
@@ -78,11 +80,27 @@ pub async fn run(
     let watch = watcher::Config::default().any_semantic();
     let controller_config = ControllerConfig::default().concurrency(config.concurrency);
 
-    let customer_controller =
-        Controller::new(customers.clone(), watch.clone()).with_config(controller_config.clone());
+    // The caches see every change; a pass is triggered only by what a person changes (see
+    // `trigger_hash`), so the operator's own status writes never come back as passes and a backoff
+    // or `Retry-After` holds.
+    let (customer_store, customer_writer) = reflector::store();
+    let customer_events = reflector(customer_writer, watcher(customers.clone(), watch.clone()))
+        .applied_objects()
+        .predicate_filter(
+            |c: &Customer| Some(trigger_hash(c)),
+            PredicateConfig::default(),
+        );
+    let customer_controller = Controller::for_stream(customer_events, customer_store.clone())
+        .with_config(controller_config.clone());
+    let (user_store, user_writer) = reflector::store();
+    let user_events = reflector(user_writer, watcher(users.clone(), watch.clone()))
+        .applied_objects()
+        .predicate_filter(
+            |u: &CustomerUser| Some(trigger_hash(u)),
+            PredicateConfig::default(),
+        );
     let user_controller =
-        Controller::new(users.clone(), watch.clone()).with_config(controller_config);
-    let (customer_store, user_store) = (customer_controller.store(), user_controller.store());
+        Controller::for_stream(user_events, user_store.clone()).with_config(controller_config);
 
     // A user's change wakes its Customer (deletion waits for users); a Customer's change wakes
     // its users (they wait for it to be Ready).
@@ -164,6 +182,23 @@ pub async fn run(
         )
         .for_each(log_result);
     futures::join!(customers, users);
+}
+
+/// What makes a change of a resource worth a pass: its identity, spec (generation), annotations
+/// (pause, resync), finalizers and deletion. Status and managedFields are left out.
+fn trigger_hash<K: kube::Resource>(object: &K) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let meta = object.meta();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (
+        &meta.uid,
+        meta.generation,
+        &meta.annotations,
+        &meta.finalizers,
+        meta.deletion_timestamp.is_some(),
+    )
+        .hash(&mut hasher);
+    hasher.finish()
 }
 
 fn shutdown_pair(

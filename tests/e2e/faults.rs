@@ -113,3 +113,50 @@ async fn server_errors_and_rate_limits_show_in_status_then_clear() {
     tokio::time::sleep(Duration::from_millis(10)).await;
     env.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the local control plane: make test-e2e"]
+async fn retry_after_holds_although_the_pass_writes_status() {
+    const RETRY_AFTER: u64 = 6;
+    let env = Env::start("e2e-429").await;
+    env.customer("c", json!({ "customerId": "patient", "displayName": "Patient", "credentialsSecretRef": { "name": CREDENTIALS } })).await;
+    env.wait_ready(&env.customers(), "c", "True", "Reconciled")
+        .await;
+    let total = || -> u64 { env.sim.sim.calls().iter().map(|c| c.count).sum() };
+    let limited = || -> u64 {
+        env.sim
+            .sim
+            .calls()
+            .iter()
+            .filter(|c| c.status == 429)
+            .map(|c| c.count)
+            .sum()
+    };
+    env.sim.sim.set_faults(Faults {
+        rate_limit: Some(corti_operator::sim::RateLimit {
+            count: 1,
+            retry_after_seconds: RETRY_AFTER,
+        }),
+        ..Faults::default()
+    });
+    // A spec change: the pass calls the Admin API, gets 429, and writes RemoteUnavailable.
+    env.patch(
+        &env.customers(),
+        "c",
+        json!({ "spec": { "displayName": "Patient, renamed" } }),
+    )
+    .await;
+    eventually("the 429", WAIT, || async { limited() == 1 }).await;
+    let (refused_at, calls_then) = (std::time::Instant::now(), total());
+    env.wait_ready(&env.customers(), "c", "False", "RemoteUnavailable")
+        .await;
+    eventually("the next call", WAIT, || async { total() > calls_then }).await;
+    let waited = refused_at.elapsed();
+    assert!(
+        waited >= Duration::from_secs(RETRY_AFTER - 1),
+        "the next Admin API call came {waited:?} after a Retry-After of {RETRY_AFTER} s: the status write must not trigger a pass"
+    );
+    env.wait_ready(&env.customers(), "c", "True", "Reconciled")
+        .await;
+    env.finish().await;
+}
