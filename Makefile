@@ -1,6 +1,6 @@
 # The commands the README names. Each works on a fresh machine: what they need is installed or built
 # (and cached) by the scripts they call.
-.PHONY: quickstart test test-unit test-e2e lint crds fmt
+.PHONY: quickstart test test-unit test-reconcile test-e2e lint crds fmt
 
 # Local control plane + simulator + operator + deploy/examples, then prints what it made.
 quickstart:
@@ -12,6 +12,10 @@ test: lint test-unit test-e2e
 # Unit, client-vs-simulator, simulator-vs-contract and CRD tests: no control plane needed.
 test-unit:
 	cargo test --locked
+
+# The fast reconcile tier alone: whole passes in process, in seconds.
+test-reconcile:
+	cargo test --locked --lib controller::
 
 # On a real local control plane (built from Go modules and cached on first use): its smoke test,
 # the operator end to end, the Helm chart; then the Argo CD health checks.

@@ -331,3 +331,23 @@ async fn a_replaced_remote_customer_is_left_in_place() {
     );
     assert_eq!(world.kube.events(), lines(&["LeftInPlace"]));
 }
+
+#[tokio::test]
+async fn with_its_credentials_gone_a_deleted_owner_is_released_with_a_warning() {
+    let mut world = World::new().await;
+    // Recorded as owner with a Secret this process never read, and that is gone now.
+    let orphaned = customer(
+        "c",
+        "Delete",
+        json!({ "customerId": "contoso", "projectId": PROJECT, "ownership": "Created",
+            "credentialsSecret": "gone", "createdAt": "2026-11-26T00:00:00Z" }),
+    );
+    world.customer(&orphaned);
+    world.pass(&deleting(&orphaned)).await;
+    assert!(world.admin_calls().is_empty(), "{:?}", world.admin_calls());
+    assert_eq!(world.kube.events(), lines(&["LeftInPlace"]));
+    assert!(
+        world.kube.call_lines().contains(&format!("PATCH {CUSTOMERS}/c")),
+        "released, never stuck"
+    );
+}
