@@ -1,5 +1,8 @@
 //! Bearer tokens cached per Console account: reused until shortly before `expiresIn`, fetched
-//! once for many concurrent callers, and dropped when the account's password changes.
+//! once for many concurrent callers, and dropped when the account's password changes. A refused
+//! login pauses that account's logins (exponential backoff, shared by every caller) until the
+//! pause ends or the password changes: a wrong password never turns into a stream of failed
+//! logins that would lock the account.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -15,6 +18,9 @@ use super::secret::Token;
 
 /// Used when the login response omits `expiresIn`.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
+/// The pause after a first refused login; it doubles with each further refusal, up to the cap.
+const LOGIN_PAUSE: Duration = Duration::from_secs(15);
+const LOGIN_PAUSE_CAP: Duration = Duration::from_secs(300);
 
 #[derive(Default)]
 pub(crate) struct TokenCache {
@@ -41,6 +47,14 @@ struct Slot {
     fingerprint: [u8; 32],
     token: Option<Token>,
     refresh_at: Option<Instant>,
+    refused: Option<Refusal>,
+}
+
+/// The account's last refused login with this password, and when the next may be tried.
+struct Refusal {
+    times: u32,
+    retry_at: Instant,
+    message: String,
 }
 
 impl TokenCache {
@@ -69,7 +83,33 @@ impl TokenCache {
         {
             return Ok(token.clone());
         }
-        let (token, lifetime) = login().await?;
+        if let Some(refusal) = &slot.refused
+            && Instant::now() < refusal.retry_at
+        {
+            let wait = refusal.retry_at.saturating_duration_since(Instant::now());
+            return Err(ApiError::Unauthorized {
+                message: format!(
+                    "{} (logins with this password are paused for {} s after {} refusal(s); fix the credentials Secret)",
+                    refusal.message,
+                    wait.as_secs().max(1),
+                    refusal.times
+                ),
+            });
+        }
+        let (token, lifetime) = match login().await {
+            Ok(issued) => issued,
+            Err(ApiError::Unauthorized { message }) => {
+                let times = slot.refused.as_ref().map_or(0, |r| r.times) + 1;
+                slot.refused = Some(Refusal {
+                    times,
+                    retry_at: Instant::now() + login_pause(times),
+                    message: message.clone(),
+                });
+                return Err(ApiError::Unauthorized { message });
+            }
+            Err(other) => return Err(other),
+        };
+        slot.refused = None;
         slot.refresh_at =
             Some(Instant::now() + usable_lifetime(lifetime.unwrap_or(DEFAULT_LIFETIME)));
         slot.token = Some(token.clone());
@@ -90,6 +130,13 @@ impl TokenCache {
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         slots.entry(credentials.account_key()).or_default().clone()
     }
+}
+
+/// How long logins wait after the `times`-th refusal in a row: 15 s, 30 s, 60 s, ... up to 5 min.
+pub(crate) fn login_pause(times: u32) -> Duration {
+    LOGIN_PAUSE
+        .saturating_mul(1_u32 << times.saturating_sub(1).min(16))
+        .min(LOGIN_PAUSE_CAP)
 }
 
 /// How long to use a token of `lifetime`: refresh a fifth early, at most a minute, so a call
@@ -151,6 +198,64 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(token.expose(), "t1", "refreshed before the 10 s expiry");
+    }
+
+    #[test]
+    fn login_pauses_double_up_to_a_cap() {
+        let pauses: Vec<u64> = (1..=7).map(|n| login_pause(n).as_secs()).collect();
+        assert_eq!(pauses, [15, 30, 60, 120, 240, 300, 300]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_login_pauses_every_caller_until_the_pause_ends_or_the_password_changes() {
+        let cache = Arc::new(TokenCache::default());
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let refuse = |attempts: Arc<AtomicUsize>| async move {
+            attempts.fetch_add(1, Ordering::SeqCst);
+            Err(ApiError::Unauthorized {
+                message: "invalid login".into(),
+            })
+        };
+        // Ten resources with the same wrong password, again and again for 14 s: one login.
+        for _ in 0..14 {
+            for _ in 0..10 {
+                let refused = cache
+                    .get(&credentials("wrong"), || refuse(attempts.clone()))
+                    .await
+                    .unwrap_err();
+                assert!(matches!(refused, ApiError::Unauthorized { .. }));
+            }
+            tokio::time::advance(Duration::from_secs(1)).await;
+        }
+        assert_eq!(attempts.load(Ordering::SeqCst), 1);
+        let paused = cache
+            .get(&credentials("wrong"), || refuse(attempts.clone()))
+            .await
+            .unwrap_err();
+        assert!(
+            paused
+                .to_string()
+                .contains("paused for 1 s after 1 refusal"),
+            "{paused}"
+        );
+        // After the pause: one more try, then a longer pause (30 s).
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let _ = cache
+            .get(&credentials("wrong"), || refuse(attempts.clone()))
+            .await;
+        tokio::time::advance(Duration::from_secs(29)).await;
+        let _ = cache
+            .get(&credentials("wrong"), || refuse(attempts.clone()))
+            .await;
+        assert_eq!(attempts.load(Ordering::SeqCst), 2);
+        // A changed password is tried at once, and a success clears the pause.
+        let issued = cache
+            .get(&credentials("fixed"), || async {
+                Ok((Token::new("t"), Some(Duration::from_secs(60))))
+            })
+            .await
+            .unwrap();
+        assert_eq!(issued.expose(), "t");
     }
 
     #[tokio::test]

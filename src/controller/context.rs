@@ -18,6 +18,9 @@ use crate::crd::{Customer, CustomerUser};
 use crate::metrics::Metrics;
 use crate::observe::Snapshots;
 
+/// How often a resource whose credentials were refused re-reads its Secret.
+const CREDENTIALS_RECHECK: Duration = Duration::from_secs(10);
+
 /// The field manager of every write the operator makes.
 pub const FIELD_MANAGER: &str = "corti-operator";
 
@@ -115,6 +118,13 @@ impl Backoff {
                 let delay = backoff_delay(*attempt, None, jitter).min(settings.slow_retry);
                 *attempt = attempt.saturating_add(1);
                 Action::requeue(delay)
+            }
+            Some(Retry::Recheck) => {
+                failures.remove(object);
+                Action::requeue(resync_delay(
+                    CREDENTIALS_RECHECK.min(settings.slow_retry),
+                    jitter,
+                ))
             }
             Some(Retry::Slowly) => {
                 failures.remove(object);

@@ -40,6 +40,9 @@ pub enum Retry {
     Slowly,
     /// Waiting on another resource whose change wakes this one; look again soon, then less often.
     Waiting,
+    /// Credentials refused: re-read the Secret soon (a fix takes effect within seconds); the
+    /// login itself waits out the account's own backoff, so this costs no failed login.
+    Recheck,
 }
 
 impl Error {
@@ -71,14 +74,13 @@ impl Error {
 
     pub fn retry(&self) -> Retry {
         match self {
+            Self::Api(error) if error.class() == ErrorClass::Unauthorized => Retry::Recheck,
             Self::Api(error) if super::retry::is_permanent(error.class()) => Retry::Slowly,
             Self::Api(error) => Retry::Backoff(error.retry_after()),
             Self::Kube(_) => Retry::Backoff(None),
             Self::CustomerNotReady(_) | Self::CredentialsNotFound(_) => Retry::Waiting,
-            Self::CredentialsRejected(_)
-            | Self::InvalidPassword(_)
-            | Self::Conflict(_)
-            | Self::InvalidSpec(_) => Retry::Slowly,
+            Self::CredentialsRejected(_) => Retry::Recheck,
+            Self::InvalidPassword(_) | Self::Conflict(_) | Self::InvalidSpec(_) => Retry::Slowly,
         }
     }
 }
@@ -109,7 +111,7 @@ mod tests {
         });
         assert_eq!(
             (rejected.reason(), rejected.retry()),
-            (Reason::CredentialsRejected, Retry::Slowly)
+            (Reason::CredentialsRejected, Retry::Recheck)
         );
         let invalid = Error::Api(ApiError::Invalid {
             status: 400,

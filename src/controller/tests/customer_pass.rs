@@ -347,7 +347,10 @@ async fn with_its_credentials_gone_a_deleted_owner_is_released_with_a_warning() 
     assert!(world.admin_calls().is_empty(), "{:?}", world.admin_calls());
     assert_eq!(world.kube.events(), lines(&["LeftInPlace"]));
     assert!(
-        world.kube.call_lines().contains(&format!("PATCH {CUSTOMERS}/c")),
+        world
+            .kube
+            .call_lines()
+            .contains(&format!("PATCH {CUSTOMERS}/c")),
         "released, never stuck"
     );
 }
