@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::auth::AuthError;
 use super::config::{DEFAULT_PAGE_SIZE, Role};
-use super::endpoint::{self, Endpoint};
+use super::endpoint::{self, SimEndpoint};
 use super::faults::Injected;
 use super::persist::PersistError;
 use super::simulator::Simulator;
@@ -25,7 +25,7 @@ use super::state::{PageRequest, StateError, Store};
 use super::validate::{self, ValidationError};
 
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub enum SimApiError {
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     #[error(transparent)]
@@ -38,7 +38,7 @@ pub enum ApiError {
     Persist(#[from] PersistError),
 }
 
-impl ApiError {
+impl SimApiError {
     fn status(&self) -> StatusCode {
         match self {
             Self::Invalid(_) => StatusCode::BAD_REQUEST,
@@ -59,7 +59,7 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
+impl IntoResponse for SimApiError {
     fn into_response(self) -> Response {
         if let Self::Persist(e) = &self {
             tracing::error!(error = %e, cause = ?std::error::Error::source(e), "state file not saved");
@@ -113,7 +113,7 @@ pub async fn faults_and_counters(
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(endpoint) = Endpoint::classify(request.method(), request.uri().path()) else {
+    let Some(endpoint) = SimEndpoint::classify(request.method(), request.uri().path()) else {
         return next.run(request).await;
     };
     let latency_ms = sim.with_faults(|f| f.latency_ms);
@@ -169,7 +169,7 @@ fn injected_response(injected: Injected) -> Response {
     }
 }
 
-type ApiResult = Result<Response, ApiError>;
+type ApiResult = Result<Response, SimApiError>;
 type PageQuery = Result<Query<HashMap<String, String>>, QueryRejection>;
 
 async fn token(State(sim): State<Simulator>, body: Bytes) -> ApiResult {
@@ -184,22 +184,22 @@ async fn token(State(sim): State<Simulator>, body: Bytes) -> ApiResult {
 }
 
 /// Token, then project: what every `/customers` and `/users` call checks first.
-fn caller(sim: &Simulator, headers: &HeaderMap, project: &str) -> Result<Role, ApiError> {
+fn caller(sim: &Simulator, headers: &HeaderMap, project: &str) -> Result<Role, SimApiError> {
     let role = sim.authorize(headers)?;
     sim.read(|store| store.check_project(project))?;
     Ok(role)
 }
 
 /// As [`caller`], and the account must be allowed to write.
-fn writer(sim: &Simulator, headers: &HeaderMap, project: &str) -> Result<(), ApiError> {
+fn writer(sim: &Simulator, headers: &HeaderMap, project: &str) -> Result<(), SimApiError> {
     if caller(sim, headers, project)?.can_write() {
         Ok(())
     } else {
-        Err(ApiError::ReadOnlyAccount)
+        Err(SimApiError::ReadOnlyAccount)
     }
 }
 
-fn page_request(sim: &Simulator, query: PageQuery) -> Result<PageRequest, ApiError> {
+fn page_request(sim: &Simulator, query: PageQuery) -> Result<PageRequest, SimApiError> {
     let Query(query) =
         query.map_err(|_| ValidationError::one("query", "malformed query string"))?;
     let (_, max) = sim.pagination();
@@ -210,8 +210,8 @@ fn page_request(sim: &Simulator, query: PageQuery) -> Result<PageRequest, ApiErr
 fn write<T>(
     sim: &Simulator,
     op: impl FnOnce(&mut Store) -> Result<T, StateError>,
-) -> Result<T, ApiError> {
-    sim.write(|store| op(store).map_err(ApiError::from))
+) -> Result<T, SimApiError> {
+    sim.write(|store| op(store).map_err(SimApiError::from))
 }
 
 fn now() -> jiff::Timestamp {

@@ -45,14 +45,14 @@ pub use config::{
 };
 pub use control::{ControlError, TokenTtl};
 pub use counters::CallCount;
-pub use endpoint::{ENDPOINTS, Endpoint};
+pub use endpoint::{ENDPOINTS, SimEndpoint};
 pub use faults::{FailNext, Faults, FaultsError, RateLimit};
 pub use flags::{DEMO_EMAIL, DEMO_PASSWORD, DEMO_PROJECT, DemoDefaults, FlagsError, SimArgs};
-pub use handlers::ApiError;
+pub use handlers::SimApiError;
 pub use persist::PersistError;
 pub use simulator::{RunningSim, SimError, Simulator};
 pub use state::{
-    Customer, Pagination, ProjectDump, Region, StateDump, StateError, StoredCustomer, StoredUser,
-    User, password_fingerprint,
+    Pagination, ProjectDump, SimCustomer, SimRegion, SimUser, StateDump, StateError,
+    StoredCustomer, StoredUser, password_fingerprint,
 };
 pub use validate::{Problem, ValidationError};

@@ -28,7 +28,7 @@ pub enum StateError {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Region {
+pub enum SimRegion {
     Eu,
     Us,
 }
@@ -36,10 +36,10 @@ pub enum Region {
 /// A customer as the API returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Customer {
+pub struct SimCustomer {
     pub display_name: String,
     pub tenant_name: String,
-    pub region: Region,
+    pub region: SimRegion,
     pub customer_id: String,
     pub is_nfr: bool,
     pub created_at: Timestamp,
@@ -48,7 +48,7 @@ pub struct Customer {
 /// A user as the API returns it (never with a password).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct User {
+pub struct SimUser {
     pub id: Uuid,
     pub email: String,
     pub first_name: String,
@@ -64,7 +64,7 @@ pub struct User {
 #[serde(rename_all = "camelCase")]
 pub struct StoredUser {
     #[serde(flatten)]
-    pub user: User,
+    pub user: SimUser,
     pub password_set: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_fingerprint: Option<String>,
@@ -74,7 +74,7 @@ pub struct StoredUser {
 #[serde(rename_all = "camelCase")]
 pub struct StoredCustomer {
     #[serde(flatten)]
-    pub customer: Customer,
+    pub customer: SimCustomer,
     #[serde(default)]
     pub users: Vec<StoredUser>,
 }
@@ -106,17 +106,17 @@ pub fn password_fingerprint(password: &str) -> String {
 
 /// A validated create-customer body, defaults filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewCustomer {
+pub struct SimNewCustomer {
     pub customer_id: String,
     pub display_name: String,
     pub tenant_name: String,
-    pub region: Region,
+    pub region: SimRegion,
     pub is_nfr: bool,
 }
 
 /// The fields of a customer PATCH; absent (or null) means unchanged.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CustomerPatch {
+pub struct SimCustomerPatch {
     pub display_name: Option<String>,
     pub customer_id: Option<String>,
     pub is_nfr: Option<bool>,
@@ -124,7 +124,7 @@ pub struct CustomerPatch {
 
 /// A validated create-user body.
 #[derive(Debug, Clone)]
-pub struct NewUser {
+pub struct SimNewUser {
     pub email: String,
     pub first_name: String,
     pub last_name: String,
@@ -133,7 +133,7 @@ pub struct NewUser {
 
 /// The fields of a user PATCH; absent (or null) means unchanged.
 #[derive(Debug, Clone, Default)]
-pub struct UserPatch {
+pub struct SimUserPatch {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub enabled: Option<bool>,
@@ -269,8 +269,8 @@ impl Store {
         project_id: &str,
         request: PageRequest,
         style: PaginationStyle,
-    ) -> Result<(Vec<Customer>, Pagination), StateError> {
-        let customers: Vec<Customer> = self
+    ) -> Result<(Vec<SimCustomer>, Pagination), StateError> {
+        let customers: Vec<SimCustomer> = self
             .project(project_id)?
             .customers
             .iter()
@@ -282,9 +282,9 @@ impl Store {
     pub fn create_customer(
         &mut self,
         project_id: &str,
-        new: NewCustomer,
+        new: SimNewCustomer,
         now: Timestamp,
-    ) -> Result<Customer, StateError> {
+    ) -> Result<SimCustomer, StateError> {
         let project = self.project_mut(project_id)?;
         if project
             .customers
@@ -293,7 +293,7 @@ impl Store {
         {
             return Err(StateError::CustomerExists);
         }
-        let customer = Customer {
+        let customer = SimCustomer {
             display_name: new.display_name,
             tenant_name: new.tenant_name,
             region: new.region,
@@ -313,8 +313,8 @@ impl Store {
         &mut self,
         project_id: &str,
         customer_id: &str,
-        patch: CustomerPatch,
-    ) -> Result<Customer, StateError> {
+        patch: SimCustomerPatch,
+    ) -> Result<SimCustomer, StateError> {
         let project = self.project_mut(project_id)?;
         let index = project
             .customers
@@ -366,8 +366,8 @@ impl Store {
         customer_id: &str,
         request: PageRequest,
         style: PaginationStyle,
-    ) -> Result<(Vec<User>, Pagination), StateError> {
-        let users: Vec<User> = self
+    ) -> Result<(Vec<SimUser>, Pagination), StateError> {
+        let users: Vec<SimUser> = self
             .customer(project_id, customer_id)?
             .users
             .iter()
@@ -381,10 +381,10 @@ impl Store {
         &mut self,
         project_id: &str,
         customer_id: &str,
-        new: NewUser,
+        new: SimNewUser,
         id: Uuid,
         now: Timestamp,
-    ) -> Result<User, StateError> {
+    ) -> Result<SimUser, StateError> {
         let customer = self.customer_mut(project_id, customer_id)?;
         let email = new.email.to_lowercase();
         if customer
@@ -394,7 +394,7 @@ impl Store {
         {
             return Err(StateError::EmailExists);
         }
-        let user = User {
+        let user = SimUser {
             id,
             email: new.email,
             first_name: new.first_name,
@@ -419,8 +419,8 @@ impl Store {
         project_id: &str,
         customer_id: &str,
         user_id: &str,
-        patch: UserPatch,
-    ) -> Result<User, StateError> {
+        patch: SimUserPatch,
+    ) -> Result<SimUser, StateError> {
         let customer = self.customer_mut(project_id, customer_id)?;
         let id = Uuid::parse_str(user_id).map_err(|_| StateError::UserNotFound)?;
         let stored = customer
@@ -480,18 +480,18 @@ mod tests {
         ])
     }
 
-    fn new_customer(id: &str) -> NewCustomer {
-        NewCustomer {
+    fn new_customer(id: &str) -> SimNewCustomer {
+        SimNewCustomer {
             customer_id: id.into(),
             display_name: format!("Customer {id}"),
             tenant_name: "base".into(),
-            region: Region::Eu,
+            region: SimRegion::Eu,
             is_nfr: false,
         }
     }
 
-    fn new_user(email: &str) -> NewUser {
-        NewUser {
+    fn new_user(email: &str) -> SimNewUser {
+        SimNewUser {
             email: email.into(),
             first_name: "Jane".into(),
             last_name: "Smith".into(),
@@ -559,9 +559,9 @@ mod tests {
         let user = s
             .create_user(P, "old", new_user("j@x.io"), Uuid::new_v4(), now())
             .unwrap();
-        let rename = |id: &str| CustomerPatch {
+        let rename = |id: &str| SimCustomerPatch {
             customer_id: Some(id.into()),
-            ..CustomerPatch::default()
+            ..SimCustomerPatch::default()
         };
         assert_eq!(
             s.update_customer(P, "old", rename("taken")),
@@ -591,10 +591,10 @@ mod tests {
             .unwrap();
         assert!(user.enabled && !user.email_verified);
         let id = user.id.to_string();
-        let patch = UserPatch {
+        let patch = SimUserPatch {
             enabled: Some(false),
             password: Some(SecretString::from("new-password-1234")),
-            ..UserPatch::default()
+            ..SimUserPatch::default()
         };
         let updated = s.update_user(P, "c", &id, patch).unwrap();
         assert!(!updated.enabled);

@@ -8,7 +8,9 @@ use std::fmt;
 use secrecy::SecretString;
 use serde_json::{Map, Value};
 
-use super::state::{CustomerPatch, NewCustomer, NewUser, PageRequest, Region, UserPatch};
+use super::state::{
+    PageRequest, SimCustomerPatch, SimNewCustomer, SimNewUser, SimRegion, SimUserPatch,
+};
 
 /// One problem with one field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +74,7 @@ pub fn login(body: &[u8]) -> Result<Login, ValidationError> {
     })
 }
 
-pub fn new_customer(body: &[u8]) -> Result<NewCustomer, ValidationError> {
+pub fn new_customer(body: &[u8]) -> Result<SimNewCustomer, ValidationError> {
     let mut b = Body::parse(body)?;
     let display_name = b.required_string("displayName");
     let customer_id = b.required_string("customerId");
@@ -91,15 +93,15 @@ pub fn new_customer(body: &[u8]) -> Result<NewCustomer, ValidationError> {
         b.problem("tenantName", "must be 1 to 14 characters");
     }
     let region = match region.as_deref() {
-        None | Some("eu") => Region::Eu,
-        Some("us") => Region::Us,
+        None | Some("eu") => SimRegion::Eu,
+        Some("us") => SimRegion::Us,
         Some(_) => {
             b.problem("region", "must be one of eu, us");
-            Region::Eu
+            SimRegion::Eu
         }
     };
     b.finish(&[])?;
-    Ok(NewCustomer {
+    Ok(SimNewCustomer {
         customer_id: customer_id.unwrap_or_default(),
         display_name: display_name.unwrap_or_default(),
         tenant_name: tenant_name.unwrap_or_else(|| "base".to_owned()),
@@ -108,9 +110,9 @@ pub fn new_customer(body: &[u8]) -> Result<NewCustomer, ValidationError> {
     })
 }
 
-pub fn customer_patch(body: &[u8]) -> Result<CustomerPatch, ValidationError> {
+pub fn customer_patch(body: &[u8]) -> Result<SimCustomerPatch, ValidationError> {
     let mut b = Body::parse(body)?;
-    let patch = CustomerPatch {
+    let patch = SimCustomerPatch {
         display_name: b.optional_string("displayName"),
         customer_id: b.optional_string("customerId"),
         is_nfr: b.optional_bool("isNfr"),
@@ -125,7 +127,7 @@ pub fn customer_patch(body: &[u8]) -> Result<CustomerPatch, ValidationError> {
     Ok(patch)
 }
 
-pub fn new_user(body: &[u8]) -> Result<NewUser, ValidationError> {
+pub fn new_user(body: &[u8]) -> Result<SimNewUser, ValidationError> {
     let mut b = Body::parse(body)?;
     let email = b.required_string("email");
     let first_name = b.required_string("firstName");
@@ -140,7 +142,7 @@ pub fn new_user(body: &[u8]) -> Result<NewUser, ValidationError> {
         b.check_password(password);
     }
     b.finish(&[])?;
-    Ok(NewUser {
+    Ok(SimNewUser {
         email: email.unwrap_or_default(),
         first_name: first_name.unwrap_or_default(),
         last_name: last_name.unwrap_or_default(),
@@ -148,9 +150,9 @@ pub fn new_user(body: &[u8]) -> Result<NewUser, ValidationError> {
     })
 }
 
-pub fn user_patch(body: &[u8]) -> Result<UserPatch, ValidationError> {
+pub fn user_patch(body: &[u8]) -> Result<SimUserPatch, ValidationError> {
     let mut b = Body::parse(body)?;
-    let patch = UserPatch {
+    let patch = SimUserPatch {
         first_name: b.optional_string("firstName"),
         last_name: b.optional_string("lastName"),
         enabled: b.optional_bool("enabled"),
@@ -349,7 +351,7 @@ mod tests {
     fn new_customer_defaults() {
         let c = new_customer(br#"{"displayName":"Contoso","customerId":"contoso"}"#).unwrap();
         assert_eq!(c.tenant_name, "base");
-        assert_eq!(c.region, Region::Eu);
+        assert_eq!(c.region, SimRegion::Eu);
         assert!(!c.is_nfr);
         let c = new_customer(
             br#"{"displayName":"C","customerId":"c","region":"us","tenantName":null,"isNfr":true}"#,
@@ -357,7 +359,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             (c.region, c.tenant_name.as_str(), c.is_nfr),
-            (Region::Us, "base", true)
+            (SimRegion::Us, "base", true)
         );
     }
 
@@ -418,7 +420,7 @@ mod tests {
         let patch = customer_patch(br#"{"customerId":"new-id","isNfr":true}"#).unwrap();
         assert_eq!(patch.customer_id.as_deref(), Some("new-id"));
         assert_eq!(patch.display_name, None);
-        assert_eq!(customer_patch(b"{}").unwrap(), CustomerPatch::default());
+        assert_eq!(customer_patch(b"{}").unwrap(), SimCustomerPatch::default());
     }
 
     #[test]
