@@ -16,13 +16,15 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 
 use super::auth::AuthError;
+use super::body::ValidationError;
 use super::config::{DEFAULT_PAGE_SIZE, Role};
 use super::endpoint::{self, SimEndpoint};
 use super::faults::Injected;
+use super::pagination::PageRequest;
 use super::persist::PersistError;
 use super::simulator::Simulator;
-use super::state::{PageRequest, StateError, Store};
-use super::validate::{self, ValidationError};
+use super::state::{StateError, Store};
+use super::validate;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimApiError {

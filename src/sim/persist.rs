@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::state::StateDump;
+use super::wire::StateDump;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PersistError {
@@ -60,7 +60,7 @@ pub fn save(path: &Path, state: &StateDump) -> Result<(), PersistError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::state::ProjectDump;
+    use crate::sim::wire::ProjectDump;
 
     #[test]
     fn missing_file_is_empty_and_saves_round_trip() {

@@ -18,7 +18,8 @@ use super::config::{Account, PaginationStyle, Role, SimConfig};
 use super::counters::{CallCount, Counters};
 use super::faults::{Faults, FaultsError};
 use super::persist::{self, PersistError};
-use super::state::{StateDump, Store};
+use super::state::Store;
+use super::wire::StateDump;
 use super::{control, handlers};
 
 #[derive(Debug, thiserror::Error)]

@@ -1,52 +1,13 @@
-//! Request bodies and list parameters, checked the way the simulator answers them: every problem
-//! becomes `"<field>: <why>"`, and all of a body's problems are reported at once.
-//! Values are never echoed back: a body may carry a password.
+//! The simulator's rules for request bodies and list parameters: which fields each request takes,
+//! which it requires, and what values they may hold. Problems are collected by [`Body`].
 
 use std::collections::HashMap;
-use std::fmt;
 
 use secrecy::SecretString;
-use serde_json::{Map, Value};
 
-use super::state::{
-    PageRequest, SimCustomerPatch, SimNewCustomer, SimNewUser, SimRegion, SimUserPatch,
-};
-
-/// One problem with one field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub field: String,
-    pub why: &'static str,
-}
-
-/// All the problems found in one request, in the order the fields were checked.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct ValidationError {
-    pub problems: Vec<Problem>,
-}
-
-impl fmt::Display for ValidationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, p) in self.problems.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            write!(f, "{}: {}", p.field, p.why)?;
-        }
-        Ok(())
-    }
-}
-
-impl ValidationError {
-    pub(crate) fn one(field: &str, why: &'static str) -> Self {
-        Self {
-            problems: vec![Problem {
-                field: field.to_owned(),
-                why,
-            }],
-        }
-    }
-}
+use super::body::{Body, Problem, ValidationError};
+use super::pagination::PageRequest;
+use super::wire::{SimCustomerPatch, SimNewCustomer, SimNewUser, SimRegion, SimUserPatch};
 
 pub const CUSTOMER_ID_MAX: usize = 64;
 pub const TENANT_NAME_MAX: usize = 14;
@@ -66,7 +27,7 @@ pub fn login(body: &[u8]) -> Result<Login, ValidationError> {
     let email = b.required_string("email");
     let password = b.required_string("password");
     // Extra fields are ignored here: a login has nothing that could be silently dropped.
-    b.map.clear();
+    b.ignore_the_rest();
     b.finish(&[])?;
     Ok(Login {
         email: email.unwrap_or_default(),
@@ -194,68 +155,8 @@ pub fn page_request(
     }
 }
 
-/// A JSON object body, taken apart field by field; what is left at the end is unknown.
-struct Body {
-    map: Map<String, Value>,
-    problems: Vec<Problem>,
-}
-
+/// The simulator's rules for single fields, checked on a body being taken apart.
 impl Body {
-    fn parse(body: &[u8]) -> Result<Self, ValidationError> {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Err(ValidationError::one("body", "required (a JSON object)"));
-        }
-        match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Object(map)) => Ok(Self {
-                map,
-                problems: Vec::new(),
-            }),
-            Ok(_) => Err(ValidationError::one("body", "must be a JSON object")),
-            Err(_) => Err(ValidationError::one("body", "not valid JSON")),
-        }
-    }
-
-    fn problem(&mut self, field: &str, why: &'static str) {
-        self.problems.push(Problem {
-            field: field.to_owned(),
-            why,
-        });
-    }
-
-    /// A present, non-null value of the field (removed from the body).
-    fn take(&mut self, field: &str) -> Option<Value> {
-        self.map.remove(field).filter(|v| !v.is_null())
-    }
-
-    fn required_string(&mut self, field: &str) -> Option<String> {
-        if self.map.get(field).is_none_or(Value::is_null) {
-            self.map.remove(field);
-            self.problem(field, "required");
-            return None;
-        }
-        self.optional_string(field)
-    }
-
-    fn optional_string(&mut self, field: &str) -> Option<String> {
-        match self.take(field)? {
-            Value::String(s) => Some(s),
-            _ => {
-                self.problem(field, "must be a string");
-                None
-            }
-        }
-    }
-
-    fn optional_bool(&mut self, field: &str) -> Option<bool> {
-        match self.take(field)? {
-            Value::Bool(b) => Some(b),
-            _ => {
-                self.problem(field, "must be a boolean");
-                None
-            }
-        }
-    }
-
     fn check_display_name(&mut self, name: &str) {
         if name.trim().is_empty() {
             self.problem("displayName", "must not be empty");
@@ -281,29 +182,6 @@ impl Body {
             );
         } else if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&password.len()) {
             self.problem("password", "must be 16 to 64 characters");
-        }
-    }
-
-    /// Fails with every problem found, plus one per field left over: `immutable` ones "cannot be
-    /// changed", the rest are unknown.
-    fn finish(mut self, immutable: &[&str]) -> Result<(), ValidationError> {
-        let mut leftover: Vec<String> = self.map.keys().cloned().collect();
-        // Sorted: serde_json's map order depends on a crate feature.
-        leftover.sort();
-        for field in leftover {
-            let why = if immutable.contains(&field.as_str()) {
-                "cannot be changed"
-            } else {
-                "unknown field"
-            };
-            self.problems.push(Problem { field, why });
-        }
-        if self.problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ValidationError {
-                problems: self.problems,
-            })
         }
     }
 }
