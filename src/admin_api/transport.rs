@@ -17,8 +17,8 @@ use crate::metrics::Endpoint;
 
 /// A response as far as the client cares.
 pub(super) struct Reply {
-    pub(super) status: StatusCode,
-    pub(super) retry_after: Option<Duration>,
+    status: StatusCode,
+    retry_after: Option<Duration>,
     pub(super) body: Vec<u8>,
 }
 
