@@ -442,7 +442,13 @@ async fn an_unreachable_service_is_transient() {
     };
     let client = client_with(&ClientConfig::new(format!("http://127.0.0.1:{port}")));
     let error = assert_class(client.list_customers(&admin()).await, ErrorClass::Transient);
-    assert!(matches!(error, ApiError::Network(_)), "{error:?}");
+    assert!(matches!(error, ApiError::Network { .. }), "{error:?}");
+    // The transport's error is kept as the source, and the message does not repeat it.
+    assert!(std::error::Error::source(&error).is_some());
+    assert_eq!(
+        error.to_string(),
+        "cannot reach the Admin API (connection failed)"
+    );
 }
 
 #[tokio::test]

@@ -149,7 +149,7 @@ impl AdminClient {
                 Ok(reply)
             }
             Err(error) => {
-                let error = ApiError::from_transport(&error);
+                let error = ApiError::from_transport(error);
                 let status = if matches!(error, ApiError::Timeout) {
                     "timeout"
                 } else {
