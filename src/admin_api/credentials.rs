@@ -4,7 +4,7 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-use super::secret::Password;
+use super::redacted::Password;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {

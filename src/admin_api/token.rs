@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::credentials::Credentials;
 use super::error::ApiError;
-use super::secret::Token;
+use super::redacted::Token;
 
 /// Used when the login response omits `expiresIn`.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
@@ -104,7 +104,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::admin_api::secret::Password;
+    use crate::admin_api::redacted::Password;
 
     fn credentials(password: &str) -> Credentials {
         Credentials {

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::client::AdminClient;
 use super::credentials::Credentials;
 use super::error::{ApiError, parse_retry_after};
-use super::secret::Token;
+use super::redacted::Token;
 use super::types::TokenResponse;
 use crate::metrics::Endpoint;
 

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::secret::Password;
+use super::redacted::Password;
 
 /// A customer as the list and write endpoints return it.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -124,7 +124,7 @@ pub(crate) struct Pagination {
 #[derive(Deserialize)]
 pub(crate) struct TokenResponse {
     #[serde(rename = "accessToken")]
-    pub access_token: super::secret::Token,
+    pub access_token: super::redacted::Token,
     #[serde(rename = "expiresIn")]
     pub expires_in: Option<u64>,
 }
