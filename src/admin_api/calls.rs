@@ -1,6 +1,8 @@
-//! The calls of the contract, one method each: customers and users listed, created, updated and
-//! deleted, and a login check. Tolerant where `NOTES.md` says the service is: 200 or 201 on
-//! create, 200 or 204 on delete, 404 on delete means gone.
+//! Admin API client: the calls of the contract.
+//!
+//! One method each: customers and users listed, created, updated and deleted, and a login check.
+//! Tolerant where `NOTES.md` says the service is: 200 or 201 on create, 200 or 204 on delete, 404
+//! on delete means gone.
 
 use reqwest::Method;
 use serde::Serialize;

@@ -1,6 +1,7 @@
-//! The Admin API client and how it is built: its configuration, the checks on the base URL, the
-//! HTTP client with its timeouts, and what all clones share (tokens, rate limit, metrics). The
-//! calls themselves are in `calls`; the tolerances of `NOTES.md` they follow are noted there.
+//! Admin API client: the client and how it is built.
+//!
+//! Its configuration, the checks on the base URL, the HTTP client with its timeouts, and what all
+//! clones share (tokens, rate limit, metrics). The calls themselves are in `calls`.
 
 use std::sync::Arc;
 use std::time::Duration;

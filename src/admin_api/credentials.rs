@@ -1,3 +1,5 @@
+//! Admin API client: credentials.
+//!
 //! The Console account a set of calls is made as, and the project they address.
 
 use std::fmt;

@@ -1,4 +1,6 @@
-//! What went wrong with an Admin API call, classified by what the caller should do about it.
+//! Admin API client: errors.
+//!
+//! What went wrong with a call, classified by what the caller should do about it.
 
 use std::time::Duration;
 

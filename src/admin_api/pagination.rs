@@ -1,4 +1,6 @@
-//! Lists read page by page until the server says there is no more, whichever of the two
+//! Admin API client: list pagination.
+//!
+//! Lists are read page by page until the server says there is no more, whichever of the two
 //! documented pagination styles it uses, keeping the first of any item seen twice.
 
 use std::collections::HashSet;

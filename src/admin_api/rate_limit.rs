@@ -1,5 +1,6 @@
-//! A process-wide limit on the rate of Admin API calls: evenly spaced, with a burst of one
-//! second's worth.
+//! Admin API client: the rate limit.
+//!
+//! A process-wide limit on the rate of calls: evenly spaced, with a burst of one second's worth.
 
 use std::time::Duration;
 

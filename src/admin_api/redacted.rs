@@ -1,7 +1,8 @@
-//! Redacting string wrappers for the client's own secrets, a password and a bearer token (not
-//! Kubernetes Secrets): they cannot be printed or logged by accident, as `Debug` shows
-//! `[redacted]` and there is no `Display`. The value is reachable only through `expose`, at the
-//! request that needs it.
+//! Admin API client: redacting string wrappers.
+//!
+//! For the client's own secrets, a password and a bearer token (not Kubernetes Secrets): they
+//! cannot be printed or logged by accident, as `Debug` shows `[redacted]` and there is no
+//! `Display`. The value is reachable only through `expose`, at the request that needs it.
 
 use std::fmt;
 

@@ -1,5 +1,7 @@
-//! Bearer tokens cached per Console account: reused until shortly before `expiresIn`, fetched
-//! once for many concurrent callers, and dropped when the account's password changes.
+//! Admin API client: the bearer token cache.
+//!
+//! Tokens are cached per Console account: reused until shortly before `expiresIn`, fetched once for
+//! many concurrent callers, and dropped when the account's password changes.
 
 use std::collections::HashMap;
 use std::fmt;

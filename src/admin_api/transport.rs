@@ -1,5 +1,7 @@
-//! One HTTP exchange with the Admin API: the URL, the bearer token (refreshed once on a 401),
-//! the rate limit, metrics and logs, and the mapping of a failed reply to an [`ApiError`].
+//! Admin API client: one HTTP exchange.
+//!
+//! The URL, the bearer token (refreshed once on a 401), the rate limit, metrics and logs, and the
+//! mapping of a failed reply to an [`ApiError`].
 
 use std::time::Duration;
 

@@ -1,5 +1,7 @@
-//! Wire types of the Admin API, as `openapi.yaml` documents them. Unknown fields are ignored and
-//! optional ones defaulted, because the real service is only loosely documented.
+//! Admin API client: wire types.
+//!
+//! As `openapi.yaml` documents them. Unknown fields are ignored and optional ones defaulted,
+//! because the real service is only loosely documented.
 
 use serde::{Deserialize, Serialize};
 

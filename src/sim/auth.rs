@@ -1,5 +1,7 @@
-//! Logins and bearer tokens. Tokens look like JWTs (three base64url parts, a decodable payload
-//! with `exp`) but are opaque: the simulator only accepts tokens it issued and still remembers.
+//! Simulator: logins and the bearer tokens it issues.
+//!
+//! Tokens look like JWTs (three base64url parts, a decodable payload with `exp`) but are opaque:
+//! the simulator only accepts tokens it issued and still remembers.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

@@ -1,6 +1,7 @@
-//! A JSON object request body taken apart field by field, and the problems found in it: every
-//! problem becomes `"<field>: <why>"`, and all of a body's problems are reported at once.
-//! Values are never echoed back: a body may carry a password.
+//! Simulator: a request body taken apart field by field.
+//!
+//! Every problem found becomes `"<field>: <why>"`, and all of a body's problems are reported at
+//! once. Values are never echoed back: a body may carry a password.
 
 use std::fmt;
 

@@ -1,5 +1,7 @@
-//! Call counters by method, path template and status: what tests and benchmarks read to see how
-//! many calls a client made.
+//! Simulator: call counters.
+//!
+//! By method, path template and status: what tests and benchmarks read to see how many calls a
+//! client made.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};

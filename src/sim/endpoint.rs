@@ -1,5 +1,7 @@
-//! The Admin API endpoints the simulator serves, named the way faults and counters name them:
-//! `"METHOD path-template"`, e.g. `"POST /projects/{projectId}/customers"`.
+//! Simulator: the names of the endpoints it serves.
+//!
+//! Named the way faults and counters name them: `"METHOD path-template"`, e.g.
+//! `"POST /projects/{projectId}/customers"`.
 
 use std::fmt;
 

@@ -1,6 +1,8 @@
-//! Fault injection: what the next API calls suffer before (or after) the simulator does the work.
-//! Keys of the per-endpoint maps are endpoint names such as `"POST /projects/{projectId}/customers"`.
-//! The JSON form (camelCase) is what `GET|PUT /_sim/faults` read and write.
+//! Simulator: fault injection.
+//!
+//! What the next API calls suffer before (or after) the simulator does the work. Keys of the
+//! per-endpoint maps are endpoint names such as `"POST /projects/{projectId}/customers"`. The
+//! JSON form (camelCase) is what `GET|PUT /_sim/faults` read and write.
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,6 @@
-//! The `corti-admin-sim` command line: flags with `CORTI_SIM_*` environment fallbacks, turned
-//! into a [`SimConfig`].
+//! Simulator: the `corti-admin-sim` command line.
+//!
+//! Flags with `CORTI_SIM_*` environment fallbacks, turned into a [`SimConfig`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,5 +1,7 @@
-//! The Admin API over HTTP: routes, the order of checks (token, project, role, body, then the
-//! state), the JSON error body, and the layer that injects faults and counts calls.
+//! Simulator: the Admin API over HTTP.
+//!
+//! Routes, the order of checks (token, project, role, body, then the state), the JSON error body,
+//! and the layer that injects faults and counts calls.
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -1,5 +1,7 @@
-//! Pagination of the simulator's lists: which page a request asks for, the slice it gets, and
-//! the `pagination` object in either of the two documented styles.
+//! Simulator: list pagination.
+//!
+//! Which page a request asks for, the slice it gets, and the `pagination` object in either of the
+//! two documented styles.
 
 use serde::Serialize;
 

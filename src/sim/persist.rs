@@ -1,6 +1,7 @@
-//! The optional state file: JSON in the `GET /_sim/state` format, loaded at start and replaced
-//! atomically (write a temporary file beside it, then rename) after every write, so a crash
-//! never leaves half a file.
+//! Simulator: the optional state file.
+//!
+//! JSON in the `GET /_sim/state` format, loaded at start and replaced atomically (write a temporary
+//! file beside it, then rename) after every write, so a crash never leaves half a file.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};

@@ -1,5 +1,6 @@
-//! The simulator handle: shared state behind a cheap `Clone`, the router, and a server running
-//! in a tokio task.
+//! Simulator: the handle and the running server.
+//!
+//! Shared state behind a cheap `Clone`, the router, and a server running in a tokio task.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;

@@ -1,7 +1,9 @@
-//! The store: the simulated service's data, per project, and the rules for its customers (users
-//! are in `state_users`). Pure: no HTTP, no clock, no randomness (ids and timestamps are passed
-//! in), so the rules are unit-tested here. Customers and users are kept in creation order, which
-//! is also the order lists return.
+//! Simulator: the store, with its projects and customers.
+//!
+//! The simulated service's data, per project, and the rules for its customers (users are in
+//! `state_users`). Pure: no HTTP, no clock, no randomness (ids and timestamps are passed in), so
+//! the rules are unit-tested here. Customers and users are kept in creation order, which is also
+//! the order lists return.
 
 use jiff::Timestamp;
 

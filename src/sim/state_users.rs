@@ -1,5 +1,7 @@
-//! The users of a customer in the store: emails unique within a customer (compared
-//! case-insensitively), and passwords kept only as a fingerprint.
+//! Simulator: the users of a customer in the store.
+//!
+//! Emails are unique within a customer (compared case-insensitively), and passwords are kept only
+//! as a fingerprint.
 
 use jiff::Timestamp;
 use secrecy::ExposeSecret;

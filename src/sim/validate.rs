@@ -1,5 +1,7 @@
-//! The simulator's rules for request bodies and list parameters: which fields each request takes,
-//! which it requires, and what values they may hold. Problems are collected by [`Body`].
+//! Simulator: the rules for request bodies and list parameters.
+//!
+//! Which fields each request takes, which it requires, and what values they may hold. Problems are
+//! collected by [`Body`].
 
 use std::collections::HashMap;
 

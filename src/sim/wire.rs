@@ -1,7 +1,9 @@
-//! Wire types of the simulator: customers and users as the API returns them, the validated
-//! request bodies the store takes, and the stored form that `GET /_sim/state` and the state file
-//! use. Kept apart from `admin_api`'s types on purpose: the simulator checks the contract, it does
-//! not share the client's reading of it.
+//! Simulator: wire types.
+//!
+//! Customers and users as the API returns them, the validated request bodies the store takes, and
+//! the stored form that `GET /_sim/state` and the state file use. Kept apart from `admin_api`'s
+//! types on purpose: the simulator checks the contract, it does not share the client's reading of
+//! it.
 
 use jiff::Timestamp;
 use secrecy::SecretString;
