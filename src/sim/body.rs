@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 /// One problem with one field.
@@ -86,23 +87,20 @@ impl Body {
     }
 
     pub(super) fn optional_string(&mut self, field: &str) -> Option<String> {
-        match self.take(field)? {
-            Value::String(s) => Some(s),
-            _ => {
-                self.problem(field, "must be a string");
-                None
-            }
-        }
+        self.optional(field, "must be a string")
     }
 
     pub(super) fn optional_bool(&mut self, field: &str) -> Option<bool> {
-        match self.take(field)? {
-            Value::Bool(b) => Some(b),
-            _ => {
-                self.problem(field, "must be a boolean");
-                None
-            }
+        self.optional(field, "must be a boolean")
+    }
+
+    /// A present, non-null value of the field as a `T`, or a problem saying `why` it is not one.
+    fn optional<T: DeserializeOwned>(&mut self, field: &str, why: &'static str) -> Option<T> {
+        let value = serde_json::from_value(self.take(field)?).ok();
+        if value.is_none() {
+            self.problem(field, why);
         }
+        value
     }
 
     /// Drops the fields not taken yet, for a body whose extra fields are ignored.

@@ -15,14 +15,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{patch, post};
 use axum::{Json, Router};
 use secrecy::ExposeSecret;
+use serde::Serialize;
 use serde_json::json;
 
 use super::auth::AuthError;
 use super::body::ValidationError;
-use super::config::{DEFAULT_PAGE_SIZE, Role};
+use super::config::{DEFAULT_PAGE_SIZE, PaginationStyle, Role};
 use super::endpoint::{self, SimEndpoint};
 use super::faults::Injected;
-use super::pagination::PageRequest;
+use super::pagination::{PageRequest, Pagination};
 use super::persist::PersistError;
 use super::simulator::Simulator;
 use super::state::{StateError, Store};
@@ -203,11 +204,23 @@ fn writer(sim: &Simulator, headers: &HeaderMap, project: &str) -> Result<(), Sim
     }
 }
 
-fn page_request(sim: &Simulator, query: PageQuery) -> Result<PageRequest, SimApiError> {
+/// A list call, open to any account of the project: the requested page of what `read` lists,
+/// under `items_key`, with the `pagination` object.
+fn list<T: Serialize>(
+    sim: &Simulator,
+    headers: &HeaderMap,
+    project: &str,
+    query: PageQuery,
+    items_key: &str,
+    read: impl FnOnce(&Store, PageRequest, PaginationStyle) -> Result<(Vec<T>, Pagination), StateError>,
+) -> ApiResult {
+    caller(sim, headers, project)?;
     let Query(query) =
         query.map_err(|_| ValidationError::one("query", "malformed query string"))?;
-    let (_, max) = sim.pagination();
-    Ok(validate::page_request(&query, DEFAULT_PAGE_SIZE, max)?)
+    let (style, max) = sim.pagination();
+    let request = validate::page_request(&query, DEFAULT_PAGE_SIZE, max)?;
+    let (items, pagination) = sim.read(|store| read(store, request, style))?;
+    Ok(Json(json!({ items_key: items, "pagination": pagination })).into_response())
 }
 
 /// A state change; saved to the state file before the caller hears of it.
@@ -230,12 +243,14 @@ async fn list_customers(
     headers: HeaderMap,
     query: PageQuery,
 ) -> ApiResult {
-    caller(&sim, &headers, &project)?;
-    let request = page_request(&sim, query)?;
-    let (style, _) = sim.pagination();
-    let (customers, pagination) =
-        sim.read(|store| store.list_customers(&project, request, style))?;
-    Ok(Json(json!({ "customers": customers, "pagination": pagination })).into_response())
+    list(
+        &sim,
+        &headers,
+        &project,
+        query,
+        "customers",
+        |store, request, style| store.list_customers(&project, request, style),
+    )
 }
 
 async fn create_customer(
@@ -280,12 +295,14 @@ async fn list_users(
     headers: HeaderMap,
     query: PageQuery,
 ) -> ApiResult {
-    caller(&sim, &headers, &project)?;
-    let request = page_request(&sim, query)?;
-    let (style, _) = sim.pagination();
-    let (users, pagination) =
-        sim.read(|store| store.list_users(&project, &customer_id, request, style))?;
-    Ok(Json(json!({ "users": users, "pagination": pagination })).into_response())
+    list(
+        &sim,
+        &headers,
+        &project,
+        query,
+        "users",
+        |store, request, style| store.list_users(&project, &customer_id, request, style),
+    )
 }
 
 async fn create_user(

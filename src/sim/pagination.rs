@@ -26,16 +26,22 @@ pub struct Pagination {
     pub total: Option<usize>,
 }
 
-/// One page of `items`; a page past the end is empty, not an error.
-pub fn paginate<T: Clone>(
-    items: &[T],
+/// One page of `items`, each as `show` makes it; a page past the end is empty, not an error.
+pub fn paginate<S, T>(
+    items: &[S],
+    show: impl Fn(&S) -> T,
     request: PageRequest,
     style: PaginationStyle,
 ) -> (Vec<T>, Pagination) {
     let size = request.page_size as usize;
     let start = (request.page as usize - 1).saturating_mul(size);
     let end = start.saturating_add(size).min(items.len());
-    let page = items.get(start..end).unwrap_or_default().to_vec();
+    let page = items
+        .get(start..end)
+        .unwrap_or_default()
+        .iter()
+        .map(show)
+        .collect();
     let pagination = Pagination {
         page: request.page,
         page_size: request.page_size,
@@ -56,22 +62,42 @@ mod tests {
     #[test]
     fn pagination_math() {
         let items: Vec<u32> = (1..=45).collect();
-        let (p, meta) = paginate(&items, page(1, 20), PaginationStyle::HasNextPage);
+        let (p, meta) = paginate(
+            &items,
+            u32::clone,
+            page(1, 20),
+            PaginationStyle::HasNextPage,
+        );
         assert_eq!(
             (p.len(), meta.has_next_page, meta.total),
             (20, Some(true), None)
         );
-        let (p, meta) = paginate(&items, page(3, 20), PaginationStyle::HasNextPage);
+        let (p, meta) = paginate(
+            &items,
+            u32::clone,
+            page(3, 20),
+            PaginationStyle::HasNextPage,
+        );
         assert_eq!((p, meta.has_next_page), ((41..=45).collect(), Some(false)));
-        let (p, meta) = paginate(&items, page(4, 20), PaginationStyle::Total);
+        let (p, meta) = paginate(&items, u32::clone, page(4, 20), PaginationStyle::Total);
         assert_eq!(
             (p.len(), meta.has_next_page, meta.total),
             (0, None, Some(45))
         );
         // An exact multiple: the last full page has no next page.
-        let (_, meta) = paginate(&items[..40], page(2, 20), PaginationStyle::HasNextPage);
+        let (_, meta) = paginate(
+            &items[..40],
+            u32::clone,
+            page(2, 20),
+            PaginationStyle::HasNextPage,
+        );
         assert_eq!(meta.has_next_page, Some(false));
-        let (p, _) = paginate(&items, page(u32::MAX, u32::MAX), PaginationStyle::Total);
+        let (p, _) = paginate(
+            &items,
+            u32::clone,
+            page(u32::MAX, u32::MAX),
+            PaginationStyle::Total,
+        );
         assert!(p.is_empty());
         let json = serde_json::to_value(meta).unwrap();
         assert_eq!(

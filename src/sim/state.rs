@@ -125,13 +125,8 @@ impl Store {
         request: PageRequest,
         style: PaginationStyle,
     ) -> Result<(Vec<SimCustomer>, Pagination), StateError> {
-        let customers: Vec<SimCustomer> = self
-            .project(project_id)?
-            .customers
-            .iter()
-            .map(|c| c.customer.clone())
-            .collect();
-        Ok(paginate(&customers, request, style))
+        let customers = &self.project(project_id)?.customers;
+        Ok(paginate(customers, |c| c.customer.clone(), request, style))
     }
 
     pub fn create_customer(

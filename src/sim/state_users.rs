@@ -31,13 +31,8 @@ impl Store {
         request: PageRequest,
         style: PaginationStyle,
     ) -> Result<(Vec<SimUser>, Pagination), StateError> {
-        let users: Vec<SimUser> = self
-            .customer(project_id, customer_id)?
-            .users
-            .iter()
-            .map(|u| u.user.clone())
-            .collect();
-        Ok(paginate(&users, request, style))
+        let users = &self.customer(project_id, customer_id)?.users;
+        Ok(paginate(users, |u| u.user.clone(), request, style))
     }
 
     /// Creates a user; emails are unique within a customer, compared case-insensitively.
