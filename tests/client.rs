@@ -13,8 +13,8 @@ use corti_operator::admin_api::{
 };
 use corti_operator::metrics::Metrics;
 use corti_operator::sim::{
-    FailNext, Faults, PaginationStyle, RateLimit, Region, Role, RunningSim, SimConfig, Simulator,
-    StoredCustomer, password_fingerprint,
+    FailNext, Faults, PaginationStyle, RateLimit, Role, RunningSim, SimConfig, SimRegion,
+    Simulator, StoredCustomer, password_fingerprint,
 };
 
 const P: &str = "p1";
@@ -169,7 +169,7 @@ async fn every_endpoint_round_trips_and_the_remote_state_follows() {
     assert_eq!(stored.display_name, "Acme Clinic");
     assert_eq!(
         (stored.tenant_name.as_str(), stored.region),
-        ("acme", Region::Us)
+        ("acme", SimRegion::Us)
     );
     assert!(stored.is_nfr);
 
@@ -180,7 +180,7 @@ async fn every_endpoint_round_trips_and_the_remote_state_follows() {
     let stored = remote_customer(&sim, "beta").unwrap().customer;
     assert_eq!(
         (stored.tenant_name.as_str(), stored.region, stored.is_nfr),
-        ("base", Region::Eu, false)
+        ("base", SimRegion::Eu, false)
     );
 
     let listed = client.list_customers(&admin()).await.unwrap();
@@ -442,7 +442,13 @@ async fn an_unreachable_service_is_transient() {
     };
     let client = client_with(&ClientConfig::new(format!("http://127.0.0.1:{port}")));
     let error = assert_class(client.list_customers(&admin()).await, ErrorClass::Transient);
-    assert!(matches!(error, ApiError::Network(_)), "{error:?}");
+    assert!(matches!(error, ApiError::Network { .. }), "{error:?}");
+    // The transport's error is kept as the source, and the message does not repeat it.
+    assert!(std::error::Error::source(&error).is_some());
+    assert_eq!(
+        error.to_string(),
+        "cannot reach the Admin API (connection failed)"
+    );
 }
 
 #[tokio::test]

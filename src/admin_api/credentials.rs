@@ -1,10 +1,12 @@
+//! Admin API client: credentials.
+//!
 //! The Console account a set of calls is made as, and the project they address.
 
 use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-use super::secret::Password;
+use super::redacted::Password;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {

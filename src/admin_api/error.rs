@@ -1,4 +1,6 @@
-//! What went wrong with an Admin API call, classified by what the caller should do about it.
+//! Admin API client: errors.
+//!
+//! What went wrong with a call, classified by what the caller should do about it.
 
 use std::time::Duration;
 
@@ -12,9 +14,14 @@ pub enum ApiError {
     Unavailable { status: u16, message: String },
     #[error("Admin API call timed out")]
     Timeout,
-    /// Connection refused, reset, DNS: retry with backoff.
-    #[error("cannot reach the Admin API ({0})")]
-    Network(String),
+    /// Connection refused, reset, DNS: retry with backoff. `failure` is the client's own short
+    /// word for what broke; the transport's error is the source, not repeated in the message.
+    #[error("cannot reach the Admin API ({failure})")]
+    Network {
+        failure: &'static str,
+        #[source]
+        source: reqwest::Error,
+    },
     /// 429: wait at least `retry_after` before the next call.
     #[error("rate limited by the Admin API")]
     RateLimited { retry_after: Option<Duration> },
@@ -51,7 +58,7 @@ pub enum ErrorClass {
 impl ApiError {
     pub fn class(&self) -> ErrorClass {
         match self {
-            Self::Unavailable { .. } | Self::Timeout | Self::Network(_) | Self::Decode(_) => {
+            Self::Unavailable { .. } | Self::Timeout | Self::Network { .. } | Self::Decode(_) => {
                 ErrorClass::Transient
             }
             Self::RateLimited { .. } => ErrorClass::RateLimited,
@@ -86,15 +93,20 @@ impl ApiError {
         }
     }
 
-    pub(crate) fn from_transport(error: &reqwest::Error) -> Self {
+    pub(crate) fn from_transport(error: reqwest::Error) -> Self {
         if error.is_timeout() {
-            Self::Timeout
-        } else if error.is_connect() {
-            Self::Network("connection failed".into())
+            return Self::Timeout;
+        }
+        let failure = if error.is_connect() {
+            "connection failed"
         } else if error.is_decode() || error.is_body() {
-            Self::Network("response body interrupted".into())
+            "response body interrupted"
         } else {
-            Self::Network("request failed".into())
+            "request failed"
+        };
+        Self::Network {
+            failure,
+            source: error,
         }
     }
 }

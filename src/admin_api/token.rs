@@ -1,8 +1,10 @@
-//! Bearer tokens cached per Console account: reused until shortly before `expiresIn`, fetched
-//! once for many concurrent callers, and dropped when the account's password changes. A refused
-//! login pauses that account's logins (exponential backoff, shared by every caller) until the
-//! pause ends or the password changes: a wrong password never turns into a stream of failed
-//! logins that would lock the account.
+//! Admin API client: the bearer token cache.
+//!
+//! Tokens are cached per Console account: reused until shortly before `expiresIn`, fetched once for
+//! many concurrent callers, and dropped when the account's password changes. A refused login
+//! pauses that account's logins (exponential backoff, shared by every caller) until the pause ends
+//! or the password changes: a wrong password never becomes a stream of failed logins that would
+//! lock the account.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -14,7 +16,7 @@ use tokio::time::Instant;
 
 use super::credentials::Credentials;
 use super::error::ApiError;
-use super::secret::Token;
+use super::redacted::Token;
 
 /// Used when the login response omits `expiresIn`.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
@@ -151,7 +153,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::admin_api::secret::Password;
+    use crate::admin_api::redacted::Password;
 
     fn credentials(password: &str) -> Credentials {
         Credentials {

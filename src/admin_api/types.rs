@@ -1,9 +1,11 @@
-//! Wire types of the Admin API, as `openapi.yaml` documents them. Unknown fields are ignored and
-//! optional ones defaulted, because the real service is only loosely documented.
+//! Admin API client: wire types.
+//!
+//! As `openapi.yaml` documents them. Unknown fields are ignored and optional ones defaulted,
+//! because the real service is only loosely documented.
 
 use serde::{Deserialize, Serialize};
 
-use super::secret::Password;
+use super::redacted::Password;
 
 /// A customer as the list and write endpoints return it.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -124,7 +126,7 @@ pub(crate) struct Pagination {
 #[derive(Deserialize)]
 pub(crate) struct TokenResponse {
     #[serde(rename = "accessToken")]
-    pub access_token: super::secret::Token,
+    pub access_token: super::redacted::Token,
     #[serde(rename = "expiresIn")]
     pub expires_in: Option<u64>,
 }

@@ -1,5 +1,7 @@
-//! Logins and bearer tokens. Tokens look like JWTs (three base64url parts, a decodable payload
-//! with `exp`) but are opaque: the simulator only accepts tokens it issued and still remembers.
+//! Simulator: logins and the bearer tokens it issues.
+//!
+//! Tokens look like JWTs (three base64url parts, a decodable payload with `exp`) but are opaque:
+//! the simulator only accepts tokens it issued and still remembers.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -233,33 +235,22 @@ mod tests {
     fn wrong_logins_and_bad_headers() {
         let mut tokens = Tokens::new(Duration::from_secs(60));
         let now = Instant::now();
-        let wrong = SecretString::from("pass1234567890124");
-        assert_eq!(
-            tokens
-                .login(&accounts(), "admin@x.io", &wrong, now)
-                .unwrap_err(),
-            AuthError::WrongLogin
-        );
-        let right = SecretString::from("pass1234567890123");
-        assert_eq!(
-            tokens
-                .login(&accounts(), "other@x.io", &right, now)
-                .unwrap_err(),
-            AuthError::WrongLogin
-        );
-        assert_eq!(tokens.check(None, now), Err(AuthError::Missing));
-        assert_eq!(
-            tokens.check(Some("Basic abc"), now),
-            Err(AuthError::Malformed)
-        );
-        assert_eq!(
-            tokens.check(Some("Bearer abc"), now),
-            Err(AuthError::Malformed)
-        );
-        assert_eq!(
-            tokens.check(Some("Bearer a.b.c"), now),
-            Err(AuthError::Unknown)
-        );
+        for (email, password) in [
+            ("admin@x.io", "pass1234567890124"),
+            ("other@x.io", "pass1234567890123"),
+        ] {
+            let password = SecretString::from(password);
+            let refused = tokens.login(&accounts(), email, &password, now);
+            assert_eq!(refused.unwrap_err(), AuthError::WrongLogin, "{email}");
+        }
+        for (header, error) in [
+            (None, AuthError::Missing),
+            (Some("Basic abc"), AuthError::Malformed),
+            (Some("Bearer abc"), AuthError::Malformed),
+            (Some("Bearer a.b.c"), AuthError::Unknown),
+        ] {
+            assert_eq!(tokens.check(header, now), Err(error), "{header:?}");
+        }
     }
 
     #[test]

@@ -1,3 +1,5 @@
+//! Simulator: its configuration.
+//!
 //! What a simulator starts with: projects, accounts, token lifetime, list behaviour, state file
 //! and initial faults. Built with chained methods, e.g.
 //! `SimConfig::new().project("p1").account("a@x.io", "pass1234567890123", Role::Admin)`.

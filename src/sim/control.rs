@@ -1,6 +1,7 @@
-//! The control endpoint under `/_sim`: counters, faults, tokens and a state dump for tests and
-//! benchmarks. It has no authentication: the simulator is meant for loopback use only.
-//! Calls to it are not counted and suffer no faults.
+//! Simulator: the control endpoint under `/_sim`.
+//!
+//! Counters, faults, tokens and a state dump for tests and benchmarks. It has no authentication:
+//! the simulator is meant for loopback use only. Calls to it are not counted and suffer no faults.
 
 use std::time::Duration;
 

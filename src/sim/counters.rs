@@ -1,12 +1,14 @@
-//! Call counters by method, path template and status: what tests and benchmarks read to see how
-//! many calls a client made.
+//! Simulator: call counters.
+//!
+//! By method, path template and status: what tests and benchmarks read to see how many calls a
+//! client made.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
-use super::endpoint::Endpoint;
+use super::endpoint::SimEndpoint;
 
 /// How many calls to one endpoint ended with one status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,11 +22,11 @@ pub struct CallCount {
 
 #[derive(Debug, Default)]
 pub struct Counters {
-    counts: Mutex<BTreeMap<(Endpoint, u16), u64>>,
+    counts: Mutex<BTreeMap<(SimEndpoint, u16), u64>>,
 }
 
 impl Counters {
-    pub fn record(&self, endpoint: Endpoint, status: u16) {
+    pub fn record(&self, endpoint: SimEndpoint, status: u16) {
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         *counts.entry((endpoint, status)).or_default() += 1;
     }

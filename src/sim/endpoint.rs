@@ -1,5 +1,7 @@
-//! The Admin API endpoints the simulator serves, named the way faults and counters name them:
-//! `"METHOD path-template"`, e.g. `"POST /projects/{projectId}/customers"`.
+//! Simulator: the names of the endpoints it serves.
+//!
+//! Named the way faults and counters name them: `"METHOD path-template"`, e.g.
+//! `"POST /projects/{projectId}/customers"`.
 
 use std::fmt;
 
@@ -7,7 +9,7 @@ use axum::http::Method;
 
 /// One endpoint of the contract: an HTTP method on a path template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Endpoint {
+pub struct SimEndpoint {
     pub method: &'static str,
     pub template: &'static str,
 }
@@ -19,19 +21,19 @@ pub const USERS: &str = "/projects/{projectId}/customers/{customerId}/users";
 pub const USER: &str = "/projects/{projectId}/customers/{customerId}/users/{userId}";
 
 /// Every endpoint of the contract, in the order the contract lists them.
-pub const ENDPOINTS: [Endpoint; 9] = [
-    Endpoint::new("POST", TOKEN),
-    Endpoint::new("GET", CUSTOMERS),
-    Endpoint::new("POST", CUSTOMERS),
-    Endpoint::new("PATCH", CUSTOMER),
-    Endpoint::new("DELETE", CUSTOMER),
-    Endpoint::new("GET", USERS),
-    Endpoint::new("POST", USERS),
-    Endpoint::new("PATCH", USER),
-    Endpoint::new("DELETE", USER),
+pub const ENDPOINTS: [SimEndpoint; 9] = [
+    SimEndpoint::new("POST", TOKEN),
+    SimEndpoint::new("GET", CUSTOMERS),
+    SimEndpoint::new("POST", CUSTOMERS),
+    SimEndpoint::new("PATCH", CUSTOMER),
+    SimEndpoint::new("DELETE", CUSTOMER),
+    SimEndpoint::new("GET", USERS),
+    SimEndpoint::new("POST", USERS),
+    SimEndpoint::new("PATCH", USER),
+    SimEndpoint::new("DELETE", USER),
 ];
 
-impl Endpoint {
+impl SimEndpoint {
     const fn new(method: &'static str, template: &'static str) -> Self {
         Self { method, template }
     }
@@ -63,7 +65,7 @@ impl Endpoint {
     }
 }
 
-impl fmt::Display for Endpoint {
+impl fmt::Display for SimEndpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.method, self.template)
     }
@@ -99,7 +101,7 @@ mod tests {
         ];
         for (method, path, want) in cases {
             let method = Method::from_bytes(method.as_bytes()).unwrap();
-            let got = Endpoint::classify(&method, path).map(|e| e.to_string());
+            let got = SimEndpoint::classify(&method, path).map(|e| e.to_string());
             assert_eq!(got.as_deref(), want, "{method} {path}");
         }
     }
@@ -107,8 +109,8 @@ mod tests {
     #[test]
     fn names_round_trip() {
         for e in ENDPOINTS {
-            assert_eq!(Endpoint::from_name(&e.to_string()), Some(e));
+            assert_eq!(SimEndpoint::from_name(&e.to_string()), Some(e));
         }
-        assert_eq!(Endpoint::from_name("GET /customers"), None);
+        assert_eq!(SimEndpoint::from_name("GET /customers"), None);
     }
 }

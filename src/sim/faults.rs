@@ -1,12 +1,14 @@
-//! Fault injection: what the next API calls suffer before (or after) the simulator does the work.
-//! Keys of the per-endpoint maps are endpoint names such as `"POST /projects/{projectId}/customers"`.
-//! The JSON form (camelCase) is what `GET|PUT /_sim/faults` read and write.
+//! Simulator: fault injection.
+//!
+//! What the next API calls suffer before (or after) the simulator does the work. Keys of the
+//! per-endpoint maps are endpoint names such as `"POST /projects/{projectId}/customers"`. The
+//! JSON form (camelCase) is what `GET|PUT /_sim/faults` read and write.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::endpoint::Endpoint;
+use super::endpoint::SimEndpoint;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum FaultsError {
@@ -97,7 +99,7 @@ impl Faults {
             .chain(self.fail_next.keys())
             .chain(self.fail_after_apply.keys());
         for key in keys {
-            if Endpoint::from_name(key).is_none() {
+            if SimEndpoint::from_name(key).is_none() {
                 return Err(FaultsError::UnknownEndpoint(key.clone()));
             }
         }
@@ -121,7 +123,7 @@ impl Faults {
 
     /// Consumes the fault, if any, that hits this call before it is served. `roll` is a uniform
     /// random number in `[0, 1)`, passed in so tests are deterministic.
-    pub fn take_before(&mut self, endpoint: Endpoint, roll: f64) -> Option<Injected> {
+    pub fn take_before(&mut self, endpoint: SimEndpoint, roll: f64) -> Option<Injected> {
         if let Some(limit) = self.rate_limit.as_mut()
             && limit.count > 0
         {
@@ -160,7 +162,7 @@ impl Faults {
     }
 
     /// Whether this successful call must answer 500 after its work was done (consumes one).
-    pub fn take_after_apply(&mut self, endpoint: Endpoint) -> bool {
+    pub fn take_after_apply(&mut self, endpoint: SimEndpoint) -> bool {
         let name = endpoint.to_string();
         let Some(count) = self.fail_after_apply.get_mut(&name) else {
             return false;
@@ -181,8 +183,8 @@ mod tests {
 
     const POST_CUSTOMERS: &str = "POST /projects/{projectId}/customers";
 
-    fn post_customers() -> Endpoint {
-        Endpoint::from_name(POST_CUSTOMERS).unwrap()
+    fn post_customers() -> SimEndpoint {
+        SimEndpoint::from_name(POST_CUSTOMERS).unwrap()
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The `corti-admin-sim` command line: flags with `CORTI_SIM_*` environment fallbacks, turned
-//! into a [`SimConfig`].
+//! Simulator: the `corti-admin-sim` command line.
+//!
+//! Flags with `CORTI_SIM_*` environment fallbacks, turned into a [`SimConfig`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,7 +9,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 
 use super::config::{DEFAULT_MAX_PAGE_SIZE, PaginationStyle, Role, SimConfig};
-use super::endpoint::Endpoint;
+use super::endpoint::SimEndpoint;
 use super::faults::{Faults, FaultsError};
 
 #[derive(Debug, thiserror::Error)]
@@ -232,7 +233,7 @@ fn parse_error_rate(spec: &str) -> Result<(String, f64), FlagsError> {
     let (endpoint, rate) = spec.rsplit_once('=').ok_or(FlagsError::ErrorRate)?;
     let endpoint = endpoint.trim();
     let rate: f64 = rate.trim().parse().map_err(|_| FlagsError::ErrorRate)?;
-    if Endpoint::from_name(endpoint).is_none() {
+    if SimEndpoint::from_name(endpoint).is_none() {
         return Err(FaultsError::UnknownEndpoint(endpoint.to_owned()).into());
     }
     Ok((endpoint.to_owned(), rate))

@@ -1,5 +1,7 @@
-//! The Admin API over HTTP: routes, the order of checks (token, project, role, body, then the
-//! state), the JSON error body, and the layer that injects faults and counts calls.
+//! Simulator: the Admin API over HTTP.
+//!
+//! Routes, the order of checks (token, project, role, body, then the state), the JSON error body,
+//! and the layer that injects faults and counts calls.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -13,19 +15,22 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{patch, post};
 use axum::{Json, Router};
 use secrecy::ExposeSecret;
+use serde::Serialize;
 use serde_json::json;
 
 use super::auth::AuthError;
-use super::config::{DEFAULT_PAGE_SIZE, Role};
-use super::endpoint::{self, Endpoint};
+use super::body::ValidationError;
+use super::config::{DEFAULT_PAGE_SIZE, PaginationStyle, Role};
+use super::endpoint::{self, SimEndpoint};
 use super::faults::Injected;
+use super::pagination::{PageRequest, Pagination};
 use super::persist::PersistError;
 use super::simulator::Simulator;
-use super::state::{PageRequest, StateError, Store};
-use super::validate::{self, ValidationError};
+use super::state::{StateError, Store};
+use super::validate;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub enum SimApiError {
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     #[error(transparent)]
@@ -38,7 +43,7 @@ pub enum ApiError {
     Persist(#[from] PersistError),
 }
 
-impl ApiError {
+impl SimApiError {
     fn status(&self) -> StatusCode {
         match self {
             Self::Invalid(_) => StatusCode::BAD_REQUEST,
@@ -59,7 +64,7 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
+impl IntoResponse for SimApiError {
     fn into_response(self) -> Response {
         if let Self::Persist(e) = &self {
             tracing::error!(error = %e, cause = ?std::error::Error::source(e), "state file not saved");
@@ -113,7 +118,7 @@ pub async fn faults_and_counters(
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(endpoint) = Endpoint::classify(request.method(), request.uri().path()) else {
+    let Some(endpoint) = SimEndpoint::classify(request.method(), request.uri().path()) else {
         return next.run(request).await;
     };
     let latency_ms = sim.with_faults(|f| f.latency_ms);
@@ -169,7 +174,7 @@ fn injected_response(injected: Injected) -> Response {
     }
 }
 
-type ApiResult = Result<Response, ApiError>;
+type ApiResult = Result<Response, SimApiError>;
 type PageQuery = Result<Query<HashMap<String, String>>, QueryRejection>;
 
 async fn token(State(sim): State<Simulator>, body: Bytes) -> ApiResult {
@@ -184,34 +189,46 @@ async fn token(State(sim): State<Simulator>, body: Bytes) -> ApiResult {
 }
 
 /// Token, then project: what every `/customers` and `/users` call checks first.
-fn caller(sim: &Simulator, headers: &HeaderMap, project: &str) -> Result<Role, ApiError> {
+fn caller(sim: &Simulator, headers: &HeaderMap, project: &str) -> Result<Role, SimApiError> {
     let role = sim.authorize(headers)?;
     sim.read(|store| store.check_project(project))?;
     Ok(role)
 }
 
 /// As [`caller`], and the account must be allowed to write.
-fn writer(sim: &Simulator, headers: &HeaderMap, project: &str) -> Result<(), ApiError> {
+fn writer(sim: &Simulator, headers: &HeaderMap, project: &str) -> Result<(), SimApiError> {
     if caller(sim, headers, project)?.can_write() {
         Ok(())
     } else {
-        Err(ApiError::ReadOnlyAccount)
+        Err(SimApiError::ReadOnlyAccount)
     }
 }
 
-fn page_request(sim: &Simulator, query: PageQuery) -> Result<PageRequest, ApiError> {
+/// A list call, open to any account of the project: the requested page of what `read` lists,
+/// under `items_key`, with the `pagination` object.
+fn list<T: Serialize>(
+    sim: &Simulator,
+    headers: &HeaderMap,
+    project: &str,
+    query: PageQuery,
+    items_key: &str,
+    read: impl FnOnce(&Store, PageRequest, PaginationStyle) -> Result<(Vec<T>, Pagination), StateError>,
+) -> ApiResult {
+    caller(sim, headers, project)?;
     let Query(query) =
         query.map_err(|_| ValidationError::one("query", "malformed query string"))?;
-    let (_, max) = sim.pagination();
-    Ok(validate::page_request(&query, DEFAULT_PAGE_SIZE, max)?)
+    let (style, max) = sim.pagination();
+    let request = validate::page_request(&query, DEFAULT_PAGE_SIZE, max)?;
+    let (items, pagination) = sim.read(|store| read(store, request, style))?;
+    Ok(Json(json!({ items_key: items, "pagination": pagination })).into_response())
 }
 
 /// A state change; saved to the state file before the caller hears of it.
 fn write<T>(
     sim: &Simulator,
     op: impl FnOnce(&mut Store) -> Result<T, StateError>,
-) -> Result<T, ApiError> {
-    sim.write(|store| op(store).map_err(ApiError::from))
+) -> Result<T, SimApiError> {
+    sim.write(|store| op(store).map_err(SimApiError::from))
 }
 
 fn now() -> jiff::Timestamp {
@@ -226,12 +243,14 @@ async fn list_customers(
     headers: HeaderMap,
     query: PageQuery,
 ) -> ApiResult {
-    caller(&sim, &headers, &project)?;
-    let request = page_request(&sim, query)?;
-    let (style, _) = sim.pagination();
-    let (customers, pagination) =
-        sim.read(|store| store.list_customers(&project, request, style))?;
-    Ok(Json(json!({ "customers": customers, "pagination": pagination })).into_response())
+    list(
+        &sim,
+        &headers,
+        &project,
+        query,
+        "customers",
+        |store, request, style| store.list_customers(&project, request, style),
+    )
 }
 
 async fn create_customer(
@@ -276,12 +295,14 @@ async fn list_users(
     headers: HeaderMap,
     query: PageQuery,
 ) -> ApiResult {
-    caller(&sim, &headers, &project)?;
-    let request = page_request(&sim, query)?;
-    let (style, _) = sim.pagination();
-    let (users, pagination) =
-        sim.read(|store| store.list_users(&project, &customer_id, request, style))?;
-    Ok(Json(json!({ "users": users, "pagination": pagination })).into_response())
+    list(
+        &sim,
+        &headers,
+        &project,
+        query,
+        "users",
+        |store, request, style| store.list_users(&project, &customer_id, request, style),
+    )
 }
 
 async fn create_user(

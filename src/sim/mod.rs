@@ -20,12 +20,15 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Files: `config` (what it starts with), `state` (the data and its rules, pure), `validate`
-//! (request bodies), `auth` (logins, tokens), `faults`, `counters`, `endpoint` (endpoint names),
-//! `handlers` (HTTP), `control` (`/_sim`), `persist` (state file), `flags` (command line),
-//! `simulator` (the handle and the running server).
+//! Files: `config` (what it starts with), `wire` (customers, users and the state dump as they
+//! are shown and kept), `state` and `state_users` (the store and its rules, pure), `pagination`
+//! (list pages), `body` and `validate` (request bodies and their rules), `auth` (logins,
+//! tokens), `faults`, `counters`, `endpoint` (endpoint names), `handlers` (HTTP), `control`
+//! (`/_sim`), `persist` (state file), `flags` (command line), `simulator` (the handle and the
+//! running server).
 
 mod auth;
+mod body;
 mod config;
 mod control;
 mod counters;
@@ -33,26 +36,31 @@ mod endpoint;
 mod faults;
 mod flags;
 mod handlers;
+mod pagination;
 mod persist;
 mod simulator;
 mod state;
+mod state_users;
 mod validate;
+mod wire;
 
 pub use auth::AuthError;
+pub use body::{Problem, ValidationError};
 pub use config::{
     Account, DEFAULT_MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, DEFAULT_TOKEN_TTL, PaginationStyle,
     ProjectConfig, Role, SimConfig,
 };
 pub use control::{ControlError, TokenTtl};
 pub use counters::CallCount;
-pub use endpoint::{ENDPOINTS, Endpoint};
+pub use endpoint::{ENDPOINTS, SimEndpoint};
 pub use faults::{FailNext, Faults, FaultsError, RateLimit};
 pub use flags::{DEMO_EMAIL, DEMO_PASSWORD, DEMO_PROJECT, DemoDefaults, FlagsError, SimArgs};
-pub use handlers::ApiError;
+pub use handlers::SimApiError;
+pub use pagination::Pagination;
 pub use persist::PersistError;
 pub use simulator::{RunningSim, SimError, Simulator};
-pub use state::{
-    Customer, Pagination, ProjectDump, Region, StateDump, StateError, StoredCustomer, StoredUser,
-    User, password_fingerprint,
+pub use state::StateError;
+pub use state_users::password_fingerprint;
+pub use wire::{
+    ProjectDump, SimCustomer, SimRegion, SimUser, StateDump, StoredCustomer, StoredUser,
 };
-pub use validate::{Problem, ValidationError};

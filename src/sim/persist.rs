@@ -1,11 +1,12 @@
-//! The optional state file: JSON in the `GET /_sim/state` format, loaded at start and replaced
-//! atomically (write a temporary file beside it, then rename) after every write, so a crash
-//! never leaves half a file.
+//! Simulator: the optional state file.
+//!
+//! JSON in the `GET /_sim/state` format, loaded at start and replaced atomically (write a temporary
+//! file beside it, then rename) after every write, so a crash never leaves half a file.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::state::StateDump;
+use super::wire::StateDump;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PersistError {
@@ -60,7 +61,7 @@ pub fn save(path: &Path, state: &StateDump) -> Result<(), PersistError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::state::ProjectDump;
+    use crate::sim::wire::ProjectDump;
 
     #[test]
     fn missing_file_is_empty_and_saves_round_trip() {

@@ -1,5 +1,6 @@
-//! The simulator handle: shared state behind a cheap `Clone`, the router, and a server running
-//! in a tokio task.
+//! Simulator: the handle and the running server.
+//!
+//! Shared state behind a cheap `Clone`, the router, and a server running in a tokio task.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -18,7 +19,8 @@ use super::config::{Account, PaginationStyle, Role, SimConfig};
 use super::counters::{CallCount, Counters};
 use super::faults::{Faults, FaultsError};
 use super::persist::{self, PersistError};
-use super::state::{StateDump, Store};
+use super::state::Store;
+use super::wire::StateDump;
 use super::{control, handlers};
 
 #[derive(Debug, thiserror::Error)]

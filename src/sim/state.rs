@@ -1,14 +1,17 @@
-//! The simulated service's data, per project, and the operations on it. Pure: no HTTP, no
-//! clock, no randomness (ids and timestamps are passed in), so the rules are unit-tested here.
-//! Customers and users are kept in creation order, which is also the order lists return.
+//! Simulator: the store, with its projects and customers.
+//!
+//! The simulated service's data, per project, and the rules for its customers (users are in
+//! `state_users`). Pure: no HTTP, no clock, no randomness (ids and timestamps are passed in), so
+//! the rules are unit-tested here. Customers and users are kept in creation order, which is also
+//! the order lists return.
 
 use jiff::Timestamp;
-use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use super::config::{PaginationStyle, ProjectConfig};
+use super::pagination::{PageRequest, Pagination, paginate};
+use super::wire::{
+    ProjectDump, SimCustomer, SimCustomerPatch, SimNewCustomer, StateDump, StoredCustomer,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StateError {
@@ -24,158 +27,6 @@ pub enum StateError {
     CustomerExists,
     #[error("a user with this email already exists in the customer")]
     EmailExists,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Region {
-    Eu,
-    Us,
-}
-
-/// A customer as the API returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Customer {
-    pub display_name: String,
-    pub tenant_name: String,
-    pub region: Region,
-    pub customer_id: String,
-    pub is_nfr: bool,
-    pub created_at: Timestamp,
-}
-
-/// A user as the API returns it (never with a password).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct User {
-    pub id: Uuid,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub email_verified: bool,
-    pub enabled: bool,
-    pub created_at: Timestamp,
-}
-
-/// A user as the simulator keeps it: what the API shows, plus whether a password was set and a
-/// fingerprint of it (see [`password_fingerprint`]); the password itself is never kept.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StoredUser {
-    #[serde(flatten)]
-    pub user: User,
-    pub password_set: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password_fingerprint: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StoredCustomer {
-    #[serde(flatten)]
-    pub customer: Customer,
-    #[serde(default)]
-    pub users: Vec<StoredUser>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProjectDump {
-    pub project_id: String,
-    pub embedded_assistant: bool,
-    #[serde(default)]
-    pub customers: Vec<StoredCustomer>,
-}
-
-/// Everything the simulator holds: the body of `GET /_sim/state`, and the state file's format.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StateDump {
-    pub projects: Vec<ProjectDump>,
-}
-
-/// The first 16 hex digits of SHA-256 over `"corti-admin-sim:"` followed by the password: enough
-/// for a test to tell which password was applied, useless for reading one back.
-pub fn password_fingerprint(password: &str) -> String {
-    let digest = Sha256::new()
-        .chain_update(b"corti-admin-sim:")
-        .chain_update(password.as_bytes())
-        .finalize();
-    hex::encode(&digest[..8])
-}
-
-/// A validated create-customer body, defaults filled in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewCustomer {
-    pub customer_id: String,
-    pub display_name: String,
-    pub tenant_name: String,
-    pub region: Region,
-    pub is_nfr: bool,
-}
-
-/// The fields of a customer PATCH; absent (or null) means unchanged.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CustomerPatch {
-    pub display_name: Option<String>,
-    pub customer_id: Option<String>,
-    pub is_nfr: Option<bool>,
-}
-
-/// A validated create-user body.
-#[derive(Debug, Clone)]
-pub struct NewUser {
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub password: Option<SecretString>,
-}
-
-/// The fields of a user PATCH; absent (or null) means unchanged.
-#[derive(Debug, Clone, Default)]
-pub struct UserPatch {
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub enabled: Option<bool>,
-    pub password: Option<SecretString>,
-}
-
-/// A validated page request: both numbers >= 1, the size already clamped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PageRequest {
-    pub page: u32,
-    pub page_size: u32,
-}
-
-/// The `pagination` object of a list response, in one of the two documented styles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Pagination {
-    pub page: u32,
-    pub page_size: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub has_next_page: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub total: Option<usize>,
-}
-
-/// One page of `items`; a page past the end is empty, not an error.
-pub fn paginate<T: Clone>(
-    items: &[T],
-    request: PageRequest,
-    style: PaginationStyle,
-) -> (Vec<T>, Pagination) {
-    let size = request.page_size as usize;
-    let start = (request.page as usize - 1).saturating_mul(size);
-    let end = start.saturating_add(size).min(items.len());
-    let page = items.get(start..end).unwrap_or_default().to_vec();
-    let pagination = Pagination {
-        page: request.page,
-        page_size: request.page_size,
-        has_next_page: (style == PaginationStyle::HasNextPage).then_some(end < items.len()),
-        total: (style == PaginationStyle::Total).then_some(items.len()),
-    };
-    (page, pagination)
 }
 
 #[derive(Debug, Clone, Default)]
@@ -244,7 +95,11 @@ impl Store {
             .ok_or(StateError::ProjectNotFound)
     }
 
-    fn customer(&self, project_id: &str, customer_id: &str) -> Result<&StoredCustomer, StateError> {
+    pub(super) fn customer(
+        &self,
+        project_id: &str,
+        customer_id: &str,
+    ) -> Result<&StoredCustomer, StateError> {
         self.project(project_id)?
             .customers
             .iter()
@@ -252,7 +107,7 @@ impl Store {
             .ok_or(StateError::CustomerNotFound)
     }
 
-    fn customer_mut(
+    pub(super) fn customer_mut(
         &mut self,
         project_id: &str,
         customer_id: &str,
@@ -269,22 +124,17 @@ impl Store {
         project_id: &str,
         request: PageRequest,
         style: PaginationStyle,
-    ) -> Result<(Vec<Customer>, Pagination), StateError> {
-        let customers: Vec<Customer> = self
-            .project(project_id)?
-            .customers
-            .iter()
-            .map(|c| c.customer.clone())
-            .collect();
-        Ok(paginate(&customers, request, style))
+    ) -> Result<(Vec<SimCustomer>, Pagination), StateError> {
+        let customers = &self.project(project_id)?.customers;
+        Ok(paginate(customers, |c| c.customer.clone(), request, style))
     }
 
     pub fn create_customer(
         &mut self,
         project_id: &str,
-        new: NewCustomer,
+        new: SimNewCustomer,
         now: Timestamp,
-    ) -> Result<Customer, StateError> {
+    ) -> Result<SimCustomer, StateError> {
         let project = self.project_mut(project_id)?;
         if project
             .customers
@@ -293,7 +143,7 @@ impl Store {
         {
             return Err(StateError::CustomerExists);
         }
-        let customer = Customer {
+        let customer = SimCustomer {
             display_name: new.display_name,
             tenant_name: new.tenant_name,
             region: new.region,
@@ -313,8 +163,8 @@ impl Store {
         &mut self,
         project_id: &str,
         customer_id: &str,
-        patch: CustomerPatch,
-    ) -> Result<Customer, StateError> {
+        patch: SimCustomerPatch,
+    ) -> Result<SimCustomer, StateError> {
         let project = self.project_mut(project_id)?;
         let index = project
             .customers
@@ -359,115 +209,21 @@ impl Store {
         }
         Ok(())
     }
-
-    pub fn list_users(
-        &self,
-        project_id: &str,
-        customer_id: &str,
-        request: PageRequest,
-        style: PaginationStyle,
-    ) -> Result<(Vec<User>, Pagination), StateError> {
-        let users: Vec<User> = self
-            .customer(project_id, customer_id)?
-            .users
-            .iter()
-            .map(|u| u.user.clone())
-            .collect();
-        Ok(paginate(&users, request, style))
-    }
-
-    /// Creates a user; emails are unique within a customer, compared case-insensitively.
-    pub fn create_user(
-        &mut self,
-        project_id: &str,
-        customer_id: &str,
-        new: NewUser,
-        id: Uuid,
-        now: Timestamp,
-    ) -> Result<User, StateError> {
-        let customer = self.customer_mut(project_id, customer_id)?;
-        let email = new.email.to_lowercase();
-        if customer
-            .users
-            .iter()
-            .any(|u| u.user.email.to_lowercase() == email)
-        {
-            return Err(StateError::EmailExists);
-        }
-        let user = User {
-            id,
-            email: new.email,
-            first_name: new.first_name,
-            last_name: new.last_name,
-            email_verified: false,
-            enabled: true,
-            created_at: now,
-        };
-        let fingerprint = new
-            .password
-            .map(|p| password_fingerprint(p.expose_secret()));
-        customer.users.push(StoredUser {
-            user: user.clone(),
-            password_set: fingerprint.is_some(),
-            password_fingerprint: fingerprint,
-        });
-        Ok(user)
-    }
-
-    pub fn update_user(
-        &mut self,
-        project_id: &str,
-        customer_id: &str,
-        user_id: &str,
-        patch: UserPatch,
-    ) -> Result<User, StateError> {
-        let customer = self.customer_mut(project_id, customer_id)?;
-        let id = Uuid::parse_str(user_id).map_err(|_| StateError::UserNotFound)?;
-        let stored = customer
-            .users
-            .iter_mut()
-            .find(|u| u.user.id == id)
-            .ok_or(StateError::UserNotFound)?;
-        if let Some(first_name) = patch.first_name {
-            stored.user.first_name = first_name;
-        }
-        if let Some(last_name) = patch.last_name {
-            stored.user.last_name = last_name;
-        }
-        if let Some(enabled) = patch.enabled {
-            stored.user.enabled = enabled;
-        }
-        if let Some(password) = patch.password {
-            stored.password_set = true;
-            stored.password_fingerprint = Some(password_fingerprint(password.expose_secret()));
-        }
-        Ok(stored.user.clone())
-    }
-
-    pub fn delete_user(
-        &mut self,
-        project_id: &str,
-        customer_id: &str,
-        user_id: &str,
-    ) -> Result<(), StateError> {
-        let customer = self.customer_mut(project_id, customer_id)?;
-        let id = Uuid::parse_str(user_id).map_err(|_| StateError::UserNotFound)?;
-        let before = customer.users.len();
-        customer.users.retain(|u| u.user.id != id);
-        if customer.users.len() == before {
-            return Err(StateError::UserNotFound);
-        }
-        Ok(())
-    }
 }
 
+/// What the store's tests (here and in `state_users`) start from.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(super) mod fixtures {
+    use jiff::Timestamp;
 
-    const P: &str = "p1";
+    use super::Store;
+    use crate::sim::config::ProjectConfig;
+    use crate::sim::pagination::PageRequest;
+    use crate::sim::wire::{SimNewCustomer, SimNewUser, SimRegion};
 
-    fn store() -> Store {
+    pub const P: &str = "p1";
+
+    pub fn store() -> Store {
         Store::new(&[
             ProjectConfig {
                 id: P.into(),
@@ -480,18 +236,18 @@ mod tests {
         ])
     }
 
-    fn new_customer(id: &str) -> NewCustomer {
-        NewCustomer {
+    pub fn new_customer(id: &str) -> SimNewCustomer {
+        SimNewCustomer {
             customer_id: id.into(),
             display_name: format!("Customer {id}"),
             tenant_name: "base".into(),
-            region: Region::Eu,
+            region: SimRegion::Eu,
             is_nfr: false,
         }
     }
 
-    fn new_user(email: &str) -> NewUser {
-        NewUser {
+    pub fn new_user(email: &str) -> SimNewUser {
+        SimNewUser {
             email: email.into(),
             first_name: "Jane".into(),
             last_name: "Smith".into(),
@@ -499,13 +255,22 @@ mod tests {
         }
     }
 
-    fn now() -> Timestamp {
+    pub fn now() -> Timestamp {
         Timestamp::from_second(1_800_000_000).unwrap()
     }
 
-    fn page(page: u32, page_size: u32) -> PageRequest {
+    pub fn page(page: u32, page_size: u32) -> PageRequest {
         PageRequest { page, page_size }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::SecretString;
+    use uuid::Uuid;
+
+    use super::fixtures::{P, new_customer, new_user, now, page, store};
+    use super::*;
 
     #[test]
     fn projects_must_exist_and_have_embedded_assistant() {
@@ -532,26 +297,6 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_email_conflicts_case_insensitively_within_a_customer() {
-        let mut s = store();
-        s.create_customer(P, new_customer("a"), now()).unwrap();
-        s.create_customer(P, new_customer("b"), now()).unwrap();
-        s.create_user(P, "a", new_user("Jane@X.io"), Uuid::new_v4(), now())
-            .unwrap();
-        assert_eq!(
-            s.create_user(P, "a", new_user("jane@x.IO"), Uuid::new_v4(), now()),
-            Err(StateError::EmailExists)
-        );
-        // Another customer may have the same person.
-        s.create_user(P, "b", new_user("jane@x.io"), Uuid::new_v4(), now())
-            .unwrap();
-        assert_eq!(
-            s.create_user(P, "zz", new_user("x@x.io"), Uuid::new_v4(), now()),
-            Err(StateError::CustomerNotFound)
-        );
-    }
-
-    #[test]
     fn rename_moves_users_and_refuses_a_taken_id() {
         let mut s = store();
         s.create_customer(P, new_customer("old"), now()).unwrap();
@@ -559,9 +304,9 @@ mod tests {
         let user = s
             .create_user(P, "old", new_user("j@x.io"), Uuid::new_v4(), now())
             .unwrap();
-        let rename = |id: &str| CustomerPatch {
+        let rename = |id: &str| SimCustomerPatch {
             customer_id: Some(id.into()),
-            ..CustomerPatch::default()
+            ..SimCustomerPatch::default()
         };
         assert_eq!(
             s.update_customer(P, "old", rename("taken")),
@@ -580,74 +325,6 @@ mod tests {
         );
         // Renaming to its own id is a no-op, not a conflict.
         assert!(s.update_customer(P, "new", rename("new")).is_ok());
-    }
-
-    #[test]
-    fn user_update_and_delete_say_which_object_is_missing() {
-        let mut s = store();
-        s.create_customer(P, new_customer("c"), now()).unwrap();
-        let user = s
-            .create_user(P, "c", new_user("j@x.io"), Uuid::new_v4(), now())
-            .unwrap();
-        assert!(user.enabled && !user.email_verified);
-        let id = user.id.to_string();
-        let patch = UserPatch {
-            enabled: Some(false),
-            password: Some(SecretString::from("new-password-1234")),
-            ..UserPatch::default()
-        };
-        let updated = s.update_user(P, "c", &id, patch).unwrap();
-        assert!(!updated.enabled);
-        let stored = &s.dump().projects[0].customers[0].users[0];
-        assert!(stored.password_set);
-        assert_eq!(
-            stored.password_fingerprint.as_deref(),
-            Some(password_fingerprint("new-password-1234").as_str())
-        );
-        let missing = Uuid::new_v4().to_string();
-        assert_eq!(
-            s.delete_user(P, "c", &missing),
-            Err(StateError::UserNotFound)
-        );
-        assert_eq!(
-            s.delete_user(P, "c", "not-a-uuid"),
-            Err(StateError::UserNotFound)
-        );
-        assert_eq!(
-            s.delete_user(P, "zz", &id),
-            Err(StateError::CustomerNotFound)
-        );
-        s.delete_user(P, "c", &id).unwrap();
-        assert_eq!(s.delete_user(P, "c", &id), Err(StateError::UserNotFound));
-        s.delete_customer(P, "c").unwrap();
-        assert_eq!(s.delete_customer(P, "c"), Err(StateError::CustomerNotFound));
-    }
-
-    #[test]
-    fn pagination_math() {
-        let items: Vec<u32> = (1..=45).collect();
-        let (p, meta) = paginate(&items, page(1, 20), PaginationStyle::HasNextPage);
-        assert_eq!(
-            (p.len(), meta.has_next_page, meta.total),
-            (20, Some(true), None)
-        );
-        let (p, meta) = paginate(&items, page(3, 20), PaginationStyle::HasNextPage);
-        assert_eq!((p, meta.has_next_page), ((41..=45).collect(), Some(false)));
-        let (p, meta) = paginate(&items, page(4, 20), PaginationStyle::Total);
-        assert_eq!(
-            (p.len(), meta.has_next_page, meta.total),
-            (0, None, Some(45))
-        );
-        // An exact multiple: the last full page has no next page.
-        let (_, meta) = paginate(&items[..40], page(2, 20), PaginationStyle::HasNextPage);
-        assert_eq!(meta.has_next_page, Some(false));
-        let (p, _) = paginate(&items, page(u32::MAX, u32::MAX), PaginationStyle::Total);
-        assert!(p.is_empty());
-        let json = serde_json::to_value(meta).unwrap();
-        assert_eq!(
-            json,
-            serde_json::json!({"page": 2, "pageSize": 20, "hasNextPage": false})
-        );
     }
 
     #[test]

@@ -1,50 +1,15 @@
-//! Request bodies and list parameters, checked the way the simulator answers them: every problem
-//! becomes `"<field>: <why>"`, and all of a body's problems are reported at once.
-//! Values are never echoed back: a body may carry a password.
+//! Simulator: the rules for request bodies and list parameters.
+//!
+//! Which fields each request takes, which it requires, and what values they may hold. Problems are
+//! collected by [`Body`].
 
 use std::collections::HashMap;
-use std::fmt;
 
 use secrecy::SecretString;
-use serde_json::{Map, Value};
 
-use super::state::{CustomerPatch, NewCustomer, NewUser, PageRequest, Region, UserPatch};
-
-/// One problem with one field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub field: String,
-    pub why: &'static str,
-}
-
-/// All the problems found in one request, in the order the fields were checked.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct ValidationError {
-    pub problems: Vec<Problem>,
-}
-
-impl fmt::Display for ValidationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, p) in self.problems.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            write!(f, "{}: {}", p.field, p.why)?;
-        }
-        Ok(())
-    }
-}
-
-impl ValidationError {
-    pub(crate) fn one(field: &str, why: &'static str) -> Self {
-        Self {
-            problems: vec![Problem {
-                field: field.to_owned(),
-                why,
-            }],
-        }
-    }
-}
+use super::body::{Body, Problem, ValidationError};
+use super::pagination::PageRequest;
+use super::wire::{SimCustomerPatch, SimNewCustomer, SimNewUser, SimRegion, SimUserPatch};
 
 pub const CUSTOMER_ID_MAX: usize = 64;
 pub const TENANT_NAME_MAX: usize = 14;
@@ -64,7 +29,7 @@ pub fn login(body: &[u8]) -> Result<Login, ValidationError> {
     let email = b.required_string("email");
     let password = b.required_string("password");
     // Extra fields are ignored here: a login has nothing that could be silently dropped.
-    b.map.clear();
+    b.ignore_the_rest();
     b.finish(&[])?;
     Ok(Login {
         email: email.unwrap_or_default(),
@@ -72,7 +37,7 @@ pub fn login(body: &[u8]) -> Result<Login, ValidationError> {
     })
 }
 
-pub fn new_customer(body: &[u8]) -> Result<NewCustomer, ValidationError> {
+pub fn new_customer(body: &[u8]) -> Result<SimNewCustomer, ValidationError> {
     let mut b = Body::parse(body)?;
     let display_name = b.required_string("displayName");
     let customer_id = b.required_string("customerId");
@@ -91,15 +56,15 @@ pub fn new_customer(body: &[u8]) -> Result<NewCustomer, ValidationError> {
         b.problem("tenantName", "must be 1 to 14 characters");
     }
     let region = match region.as_deref() {
-        None | Some("eu") => Region::Eu,
-        Some("us") => Region::Us,
+        None | Some("eu") => SimRegion::Eu,
+        Some("us") => SimRegion::Us,
         Some(_) => {
             b.problem("region", "must be one of eu, us");
-            Region::Eu
+            SimRegion::Eu
         }
     };
     b.finish(&[])?;
-    Ok(NewCustomer {
+    Ok(SimNewCustomer {
         customer_id: customer_id.unwrap_or_default(),
         display_name: display_name.unwrap_or_default(),
         tenant_name: tenant_name.unwrap_or_else(|| "base".to_owned()),
@@ -108,9 +73,9 @@ pub fn new_customer(body: &[u8]) -> Result<NewCustomer, ValidationError> {
     })
 }
 
-pub fn customer_patch(body: &[u8]) -> Result<CustomerPatch, ValidationError> {
+pub fn customer_patch(body: &[u8]) -> Result<SimCustomerPatch, ValidationError> {
     let mut b = Body::parse(body)?;
-    let patch = CustomerPatch {
+    let patch = SimCustomerPatch {
         display_name: b.optional_string("displayName"),
         customer_id: b.optional_string("customerId"),
         is_nfr: b.optional_bool("isNfr"),
@@ -125,7 +90,7 @@ pub fn customer_patch(body: &[u8]) -> Result<CustomerPatch, ValidationError> {
     Ok(patch)
 }
 
-pub fn new_user(body: &[u8]) -> Result<NewUser, ValidationError> {
+pub fn new_user(body: &[u8]) -> Result<SimNewUser, ValidationError> {
     let mut b = Body::parse(body)?;
     let email = b.required_string("email");
     let first_name = b.required_string("firstName");
@@ -140,7 +105,7 @@ pub fn new_user(body: &[u8]) -> Result<NewUser, ValidationError> {
         b.check_password(password);
     }
     b.finish(&[])?;
-    Ok(NewUser {
+    Ok(SimNewUser {
         email: email.unwrap_or_default(),
         first_name: first_name.unwrap_or_default(),
         last_name: last_name.unwrap_or_default(),
@@ -148,9 +113,9 @@ pub fn new_user(body: &[u8]) -> Result<NewUser, ValidationError> {
     })
 }
 
-pub fn user_patch(body: &[u8]) -> Result<UserPatch, ValidationError> {
+pub fn user_patch(body: &[u8]) -> Result<SimUserPatch, ValidationError> {
     let mut b = Body::parse(body)?;
-    let patch = UserPatch {
+    let patch = SimUserPatch {
         first_name: b.optional_string("firstName"),
         last_name: b.optional_string("lastName"),
         enabled: b.optional_bool("enabled"),
@@ -192,68 +157,8 @@ pub fn page_request(
     }
 }
 
-/// A JSON object body, taken apart field by field; what is left at the end is unknown.
-struct Body {
-    map: Map<String, Value>,
-    problems: Vec<Problem>,
-}
-
+/// The simulator's rules for single fields, checked on a body being taken apart.
 impl Body {
-    fn parse(body: &[u8]) -> Result<Self, ValidationError> {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Err(ValidationError::one("body", "required (a JSON object)"));
-        }
-        match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Object(map)) => Ok(Self {
-                map,
-                problems: Vec::new(),
-            }),
-            Ok(_) => Err(ValidationError::one("body", "must be a JSON object")),
-            Err(_) => Err(ValidationError::one("body", "not valid JSON")),
-        }
-    }
-
-    fn problem(&mut self, field: &str, why: &'static str) {
-        self.problems.push(Problem {
-            field: field.to_owned(),
-            why,
-        });
-    }
-
-    /// A present, non-null value of the field (removed from the body).
-    fn take(&mut self, field: &str) -> Option<Value> {
-        self.map.remove(field).filter(|v| !v.is_null())
-    }
-
-    fn required_string(&mut self, field: &str) -> Option<String> {
-        if self.map.get(field).is_none_or(Value::is_null) {
-            self.map.remove(field);
-            self.problem(field, "required");
-            return None;
-        }
-        self.optional_string(field)
-    }
-
-    fn optional_string(&mut self, field: &str) -> Option<String> {
-        match self.take(field)? {
-            Value::String(s) => Some(s),
-            _ => {
-                self.problem(field, "must be a string");
-                None
-            }
-        }
-    }
-
-    fn optional_bool(&mut self, field: &str) -> Option<bool> {
-        match self.take(field)? {
-            Value::Bool(b) => Some(b),
-            _ => {
-                self.problem(field, "must be a boolean");
-                None
-            }
-        }
-    }
-
     fn check_display_name(&mut self, name: &str) {
         if name.trim().is_empty() {
             self.problem("displayName", "must not be empty");
@@ -279,29 +184,6 @@ impl Body {
             );
         } else if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&password.len()) {
             self.problem("password", "must be 16 to 64 characters");
-        }
-    }
-
-    /// Fails with every problem found, plus one per field left over: `immutable` ones "cannot be
-    /// changed", the rest are unknown.
-    fn finish(mut self, immutable: &[&str]) -> Result<(), ValidationError> {
-        let mut leftover: Vec<String> = self.map.keys().cloned().collect();
-        // Sorted: serde_json's map order depends on a crate feature.
-        leftover.sort();
-        for field in leftover {
-            let why = if immutable.contains(&field.as_str()) {
-                "cannot be changed"
-            } else {
-                "unknown field"
-            };
-            self.problems.push(Problem { field, why });
-        }
-        if self.problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ValidationError {
-                problems: self.problems,
-            })
         }
     }
 }
@@ -349,7 +231,7 @@ mod tests {
     fn new_customer_defaults() {
         let c = new_customer(br#"{"displayName":"Contoso","customerId":"contoso"}"#).unwrap();
         assert_eq!(c.tenant_name, "base");
-        assert_eq!(c.region, Region::Eu);
+        assert_eq!(c.region, SimRegion::Eu);
         assert!(!c.is_nfr);
         let c = new_customer(
             br#"{"displayName":"C","customerId":"c","region":"us","tenantName":null,"isNfr":true}"#,
@@ -357,7 +239,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             (c.region, c.tenant_name.as_str(), c.is_nfr),
-            (Region::Us, "base", true)
+            (SimRegion::Us, "base", true)
         );
     }
 
@@ -418,7 +300,7 @@ mod tests {
         let patch = customer_patch(br#"{"customerId":"new-id","isNfr":true}"#).unwrap();
         assert_eq!(patch.customer_id.as_deref(), Some("new-id"));
         assert_eq!(patch.display_name, None);
-        assert_eq!(customer_patch(b"{}").unwrap(), CustomerPatch::default());
+        assert_eq!(customer_patch(b"{}").unwrap(), SimCustomerPatch::default());
     }
 
     #[test]

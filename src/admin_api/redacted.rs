@@ -1,12 +1,15 @@
-//! Secrets that cannot be printed or logged by accident: `Debug` shows `[redacted]` and there is
-//! no `Display`. The value is reachable only through `expose`, at the request that needs it.
+//! Admin API client: redacting string wrappers.
+//!
+//! For the client's own secrets, a password and a bearer token (not Kubernetes Secrets): they
+//! cannot be printed or logged by accident, as `Debug` shows `[redacted]` and there is no
+//! `Display`. The value is reachable only through `expose`, at the request that needs it.
 
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
-macro_rules! secret_string {
+macro_rules! redacted_string {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone)]
@@ -50,11 +53,11 @@ macro_rules! secret_string {
     };
 }
 
-secret_string!(
+redacted_string!(
     /// A Console or user password.
     Password
 );
-secret_string!(
+redacted_string!(
     /// An Admin API bearer token.
     Token
 );
