@@ -45,6 +45,10 @@ impl Snapshots {
         credentials: &Credentials,
         max_age: Option<Duration>,
     ) -> Result<Arc<CustomerMap>, ApiError> {
+        // Proven credentials first: a cached token of this very account, or a login. A snapshot
+        // loaded with another account's credentials is never served to a resource whose own are
+        // wrong.
+        client.login(credentials).await?;
         let max_age = max_age.map_or(self.ttl, |age| age.min(self.ttl));
         self.customers
             .get(credentials.project_id.clone(), max_age, || async {
@@ -65,6 +69,7 @@ impl Snapshots {
         customer_id: &str,
         max_age: Option<Duration>,
     ) -> Result<Arc<UserMap>, ApiError> {
+        client.login(credentials).await?;
         let max_age = max_age.map_or(self.ttl, |age| age.min(self.ttl));
         let key = (credentials.project_id.clone(), customer_id.to_string());
         self.users

@@ -21,9 +21,13 @@ impl Credentials {
         self.email.trim().to_ascii_lowercase()
     }
 
-    /// Changes whenever the email or password does, so a rotated Secret drops the old token.
+    /// Changes whenever the email or password does, so a rotated Secret drops the old token. Keyed
+    /// with a secret of this process, so it cannot be matched against guesses outside it.
     pub(crate) fn fingerprint(&self) -> [u8; 32] {
+        static PROCESS_KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+        let key = PROCESS_KEY.get_or_init(rand::random);
         let mut hash = Sha256::new();
+        hash.update(key);
         hash.update(self.account_key().as_bytes());
         hash.update([0]);
         hash.update(self.password.expose().as_bytes());

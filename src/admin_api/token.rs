@@ -26,11 +26,13 @@ const LOGIN_PAUSE_CAP: Duration = Duration::from_secs(300);
 
 #[derive(Default)]
 pub(crate) struct TokenCache {
-    slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Slot>>>>,
+    /// One slot per credential set (email and password): two Secrets naming one account with
+    /// different passwords never share, or reset, each other's token or login pause.
+    slots: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<Slot>>>>,
 }
 
-/// By hand: the keys are account emails (personal data) and the slots hold an unsalted hash of
-/// each password, so only the number of accounts is shown.
+/// By hand: the keys are hashes of account emails (personal data) and passwords, so only the
+/// number of credential sets is shown.
 impl fmt::Debug for TokenCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let accounts = self
@@ -130,7 +132,7 @@ impl TokenCache {
 
     fn slot(&self, credentials: &Credentials) -> Arc<tokio::sync::Mutex<Slot>> {
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        slots.entry(credentials.account_key()).or_default().clone()
+        slots.entry(credentials.fingerprint()).or_default().clone()
     }
 }
 

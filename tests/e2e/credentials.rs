@@ -156,3 +156,68 @@ async fn tokens_that_expire_every_two_seconds_never_reach_a_status() {
     );
     env.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the local control plane: make test-e2e"]
+async fn a_wrong_password_costs_one_failed_login_and_serves_nothing() {
+    const USERS: usize = 10;
+    let env = Env::start("e2e-lockout").await;
+    // The right account makes the customer, so a snapshot of it exists in the operator.
+    env.customer(
+        "c",
+        json!({ "customerId": "shared", "displayName": "Shared",
+        "credentialsSecretRef": { "name": crate::harness::CREDENTIALS } }),
+    )
+    .await;
+    env.wait_ready(&env.customers(), "c", "True", "Reconciled")
+        .await;
+    // Ten users of that customer that act with a Secret of the same project but a wrong password.
+    env.put_credentials("wrong", ADMIN_EMAIL, "not-the-password-at-all")
+        .await;
+    for i in 0..USERS {
+        env.user(
+            &format!("u{i}"),
+            json!({ "customerId": "shared", "credentialsSecretRef": { "name": "wrong" },
+            "email": format!("u{i}@shared.example"), "firstName": "U", "lastName": "U" }),
+        )
+        .await;
+    }
+    for i in 0..USERS {
+        let user = env
+            .wait_ready(
+                &env.users(),
+                &format!("u{i}"),
+                "False",
+                "CredentialsRejected",
+            )
+            .await;
+        let status = user.status.expect("status");
+        assert_eq!(
+            status.user_id, None,
+            "nothing learnt from the Admin API without proven credentials"
+        );
+    }
+    // Twenty seconds of ten resources rechecking every few seconds: the pause holds.
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let failed = env.sim.sim.call_count("POST", "/auth/token", 401);
+    assert!(
+        failed <= 2,
+        "{failed} failed logins for one wrong password (a first, and one after the 15 s pause)"
+    );
+    assert!(env.remote_users("shared").is_empty(), "nothing was created");
+    let message = crate::harness::ready_message(&env.users().get("u0").await.expect("u0"));
+    assert!(
+        message.contains("paused"),
+        "the status says logins are paused: {message}"
+    );
+
+    // A fixed Secret takes effect within seconds, without waiting out the pause.
+    env.put_credentials("wrong", ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await;
+    for i in 0..USERS {
+        env.wait_ready(&env.users(), &format!("u{i}"), "True", "Reconciled")
+            .await;
+    }
+    assert_eq!(env.remote_users("shared").len(), USERS);
+    env.finish().await;
+}
