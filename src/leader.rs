@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::admin_api::LeaseFence;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;
@@ -64,12 +65,20 @@ fn jiff_seconds(seconds: i64) -> k8s_openapi::jiff::SignedDuration {
     k8s_openapi::jiff::SignedDuration::from_secs(seconds)
 }
 
-/// Blocks until this replica holds the lease.
-pub async fn acquire(client: &kube::Client, config: &LeaseConfig) {
+/// How long after a renewal began this replica may still act: the lease's duration, less one
+/// renewal period, so the fence closes before any other replica can take the lease.
+fn fence_until(config: &LeaseConfig, began: tokio::time::Instant) -> tokio::time::Instant {
+    began + config.duration.saturating_sub(config.renew_every)
+}
+
+/// Blocks until this replica holds the lease; `fence` then opens.
+pub async fn acquire(client: &kube::Client, config: &LeaseConfig, fence: &LeaseFence) {
     let api: Api<Lease> = Api::namespaced(client.clone(), &config.namespace);
     loop {
+        let began = tokio::time::Instant::now();
         match try_claim(&api, config).await {
             Ok(true) => {
+                fence.extend(fence_until(config, began));
                 tracing::info!(lease = %config.name, identity = %config.identity, "became leader");
                 return;
             }
@@ -80,14 +89,19 @@ pub async fn acquire(client: &kube::Client, config: &LeaseConfig) {
     }
 }
 
-/// Renews the lease until it is lost (returns the reason) or the future is dropped.
-pub async fn hold(client: &kube::Client, config: &LeaseConfig) -> LeaderError {
+/// Renews the lease until it is lost (returns the reason) or the future is dropped; each renewal
+/// keeps `fence` open a little longer.
+pub async fn hold(client: &kube::Client, config: &LeaseConfig, fence: &LeaseFence) -> LeaderError {
     let api: Api<Lease> = Api::namespaced(client.clone(), &config.namespace);
     let mut last_renewal = tokio::time::Instant::now();
     loop {
         tokio::time::sleep(config.renew_every).await;
+        let began = tokio::time::Instant::now();
         match try_claim(&api, config).await {
-            Ok(true) => last_renewal = tokio::time::Instant::now(),
+            Ok(true) => {
+                last_renewal = began;
+                fence.extend(fence_until(config, began));
+            }
             Ok(false) => {
                 let holder = api
                     .get_opt(&config.name)

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::admin_api::{AdminClient, BuildError, ClientConfig};
+use crate::admin_api::{AdminClient, BuildError, ClientConfig, LeaseFence};
 use crate::cli::RunArgs;
 use crate::controller::{self, RunConfig, Settings};
 use crate::leader::{self, LeaderError, LeaseConfig};
@@ -29,10 +29,15 @@ pub enum RunError {
 pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let kube = kube::Client::try_default().await.map_err(RunError::Kube)?;
     let metrics = Arc::new(Metrics::default());
+    // With leader election, the Admin API client makes no call unless the lease is surely held.
+    let fence = args
+        .leader_election
+        .then(|| Arc::new(LeaseFence::default()));
     let admin = AdminClient::new(
         &ClientConfig {
             rate_limit: Some(args.admin_api_rate_limit),
             timeout: args.admin_api_timeout,
+            fence: fence.clone(),
             ..ClientConfig::new(&args.admin_api_url)
         },
         metrics.clone(),
@@ -71,9 +76,10 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         duration: Duration::from_secs(15),
         renew_every: Duration::from_secs(5),
     });
+    let fence = fence.unwrap_or_default();
     if let Some(lease) = &lease {
         tokio::select! {
-            () = leader::acquire(&kube, lease) => {},
+            () = leader::acquire(&kube, lease, &fence) => {},
             () = stopped() => return Ok(()),
         }
     }
@@ -100,7 +106,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let outcome = match &lease {
         Some(lease) => tokio::select! {
             () = controllers => Ok(()),
-            lost = leader::hold(&kube, lease) => Err(RunError::Leader(lost)),
+            lost = leader::hold(&kube, lease, &fence) => Err(RunError::Leader(lost)),
         },
         None => {
             controllers.await;

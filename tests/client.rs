@@ -503,8 +503,14 @@ async fn a_rate_limit_is_reported_with_its_retry_after() {
     );
     assert_eq!(error.retry_after(), Some(Duration::from_secs(7)));
     assert_eq!(sim.sim.call_count("GET", CUSTOMERS, 429), 1);
-    // The burst is over.
-    client.list_customers(&admin()).await.unwrap();
+    // This client holds the account's calls for the Retry-After, without asking again ...
+    assert_class(
+        client.list_customers(&admin()).await,
+        ErrorClass::RateLimited,
+    );
+    assert_eq!(sim.sim.call_count("GET", CUSTOMERS, 200), 0);
+    // ... while for a client that was not told to wait, the burst is over.
+    self::client(&sim).list_customers(&admin()).await.unwrap();
 
     // A rate-limited login is a rate limit too, not a credentials problem.
     sim.sim.set_faults(limit(1));
@@ -795,7 +801,7 @@ async fn a_short_lived_token_is_renewed_before_it_lapses() {
 }
 
 #[tokio::test]
-async fn tokens_are_per_account_and_a_new_password_drops_them() {
+async fn tokens_are_per_credential_set_and_a_refused_set_pauses_alone() {
     let sim = start(config()).await;
     let client = client(&sim);
     client.list_customers(&admin()).await.unwrap();
@@ -814,9 +820,19 @@ async fn tokens_are_per_account_and_a_new_password_drops_them() {
     assert_eq!(sim.sim.call_count("GET", CUSTOMERS, 200), 2);
     assert_eq!(sim.sim.call_count("GET", CUSTOMERS, 401), 0);
 
-    // And back: the token from before the change is gone too.
+    // And back: tokens are per credential set (email and password), so the first set's token,
+    // still valid, serves again; the refused set's login pause never touched it.
     client.list_customers(&admin()).await.unwrap();
-    assert_eq!(logins(&sim), 2);
+    assert_eq!(logins(&sim), 1);
+    assert_class(
+        client.list_customers(&rotated).await,
+        ErrorClass::Unauthorized,
+    );
+    assert_eq!(
+        sim.sim.call_count("POST", TOKEN, 401),
+        1,
+        "the refused set waits out its pause: no second failed login"
+    );
 }
 
 /// Lists 25 customers and 28 users (a short and a full last page) through pages of
@@ -958,4 +974,58 @@ async fn secrets_are_never_printed() {
         !printed.to_lowercase().contains(ADMIN.0) && !printed.contains(ADMIN.1),
         "{printed}"
     );
+}
+
+#[tokio::test]
+async fn retry_after_pauses_every_call_of_the_account_and_a_closed_fence_every_call() {
+    let sim = start(config()).await;
+    let client = client(&sim);
+    client.list_customers(&admin()).await.unwrap();
+    sim.sim.set_faults(Faults {
+        rate_limit: Some(RateLimit {
+            count: 1,
+            retry_after_seconds: 30,
+        }),
+        ..Faults::default()
+    });
+    assert_class(
+        client.list_customers(&admin()).await,
+        ErrorClass::RateLimited,
+    );
+    sim.sim.reset_calls();
+    // Other calls of the same account, for other resources, wait it out without a request.
+    for _ in 0..5 {
+        let waited = assert_class(
+            client
+                .create_customer(&admin(), &new_customer("later"))
+                .await,
+            ErrorClass::RateLimited,
+        );
+        assert!(
+            matches!(waited, ApiError::RateLimited { retry_after: Some(wait) } if wait > Duration::from_secs(25))
+        );
+    }
+    assert!(
+        sim.sim.calls().is_empty(),
+        "no call while the account waits: {:?}",
+        sim.sim.calls()
+    );
+    // Another account is not held.
+    let other = client.list_customers(&creds(MEMBER, P)).await;
+    assert!(other.is_ok(), "{other:?}");
+
+    // A client fenced by a lease it may no longer hold makes no call at all.
+    let fence = Arc::new(corti_operator::admin_api::LeaseFence::default());
+    let fenced = client_with(&ClientConfig {
+        fence: Some(fence.clone()),
+        ..ClientConfig::new(&sim.base_url)
+    });
+    sim.sim.reset_calls();
+    assert!(matches!(
+        fenced.list_customers(&creds(MEMBER, P)).await,
+        Err(ApiError::Fenced)
+    ));
+    assert!(sim.sim.calls().is_empty());
+    fence.extend(tokio::time::Instant::now() + Duration::from_secs(60));
+    assert!(fenced.list_customers(&creds(MEMBER, P)).await.is_ok());
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
+use super::gates::{AccountPauses, LeaseFence};
 use super::rate_limit::RateLimiter;
 use super::token::TokenCache;
 use crate::metrics::Metrics;
@@ -24,6 +25,8 @@ pub struct ClientConfig {
     /// Calls per second across the whole process; `None` for no limit.
     pub rate_limit: Option<f64>,
     pub page_size: u32,
+    /// With leader election: no call is made while the lease may have lapsed.
+    pub fence: Option<Arc<LeaseFence>>,
 }
 
 impl ClientConfig {
@@ -33,6 +36,7 @@ impl ClientConfig {
             timeout: Duration::from_secs(15),
             rate_limit: None,
             page_size: MAX_PAGE_SIZE,
+            fence: None,
         }
     }
 }
@@ -58,6 +62,8 @@ pub(super) struct Inner {
     pub(super) limiter: Option<RateLimiter>,
     pub(super) metrics: Arc<Metrics>,
     pub(super) page_size: u32,
+    pub(super) pauses: AccountPauses,
+    pub(super) fence: Option<Arc<LeaseFence>>,
 }
 
 impl AdminClient {
@@ -87,6 +93,8 @@ impl AdminClient {
                 limiter,
                 metrics,
                 page_size,
+                pauses: AccountPauses::default(),
+                fence: config.fence.clone(),
             }),
         })
     }

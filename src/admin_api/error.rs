@@ -22,6 +22,9 @@ pub enum ApiError {
         #[source]
         source: reqwest::Error,
     },
+    /// This replica's lease may have lapsed: it makes no call until it holds the lease again.
+    #[error("not calling the Admin API: this replica's leader lease may have lapsed")]
+    Fenced,
     /// 429: wait at least `retry_after` before the next call.
     #[error("rate limited by the Admin API")]
     RateLimited { retry_after: Option<Duration> },
@@ -58,9 +61,11 @@ pub enum ErrorClass {
 impl ApiError {
     pub fn class(&self) -> ErrorClass {
         match self {
-            Self::Unavailable { .. } | Self::Timeout | Self::Network { .. } | Self::Decode(_) => {
-                ErrorClass::Transient
-            }
+            Self::Unavailable { .. }
+            | Self::Timeout
+            | Self::Network { .. }
+            | Self::Decode(_)
+            | Self::Fenced => ErrorClass::Transient,
             Self::RateLimited { .. } => ErrorClass::RateLimited,
             Self::Unauthorized { .. } => ErrorClass::Unauthorized,
             Self::Forbidden { .. } => ErrorClass::Forbidden,

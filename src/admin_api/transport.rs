@@ -79,10 +79,20 @@ impl AdminClient {
         query: &[(&str, String)],
         body: Option<&B>,
     ) -> Result<Reply, ApiError> {
+        let account = credentials.fingerprint();
+        if let Some(wait) = self.inner.pauses.remaining(&account) {
+            return Err(ApiError::RateLimited {
+                retry_after: Some(wait),
+            });
+        }
         let token = self.token(credentials).await?;
         let reply = self
             .send(endpoint, method.clone(), path, query, body, Some(&token))
             .await?;
+        // A Retry-After, on a 429 or any other status, holds every call of this account.
+        if let Some(wait) = reply.retry_after {
+            self.inner.pauses.pause(account, wait);
+        }
         if reply.status != StatusCode::UNAUTHORIZED {
             return check(reply);
         }
@@ -103,6 +113,14 @@ impl AdminClient {
         body: Option<&B>,
         token: Option<&Token>,
     ) -> Result<Reply, ApiError> {
+        if self
+            .inner
+            .fence
+            .as_ref()
+            .is_some_and(|fence| !fence.is_open())
+        {
+            return Err(ApiError::Fenced);
+        }
         let mut url = self.inner.base.clone();
         url.path_segments_mut()
             .map_err(|()| ApiError::Decode("base URL cannot take a path".into()))?
