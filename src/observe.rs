@@ -141,6 +141,9 @@ struct Cell<V> {
     /// Bumped by a write or invalidation that could not wait for an in-flight load: that load's
     /// result may predate it, so it is used once and not kept as fresh.
     changes: AtomicU64,
+    /// The last failed load and when it ended: the callers that were already waiting for it get
+    /// the same error instead of each trying again.
+    failed: std::sync::Mutex<Option<(Instant, ApiError)>>,
 }
 
 impl<V> Default for Cell<V> {
@@ -148,6 +151,7 @@ impl<V> Default for Cell<V> {
         Self {
             slot: tokio::sync::Mutex::new(None),
             changes: AtomicU64::new(0),
+            failed: std::sync::Mutex::new(None),
         }
     }
 }
@@ -165,14 +169,31 @@ impl<K: std::hash::Hash + Eq + Clone, V: Clone> Cells<K, V> {
         Fut: Future<Output = Result<V, ApiError>>,
     {
         let cell = self.cell(key);
+        let queued = Instant::now();
         let mut slot = cell.slot.lock().await;
         if let Some(loaded) = slot.as_ref()
             && loaded.at.elapsed() <= max_age
         {
             return Ok(loaded.value.clone());
         }
+        if let Some((at, error)) = cell
+            .failed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            && *at >= queued
+        {
+            return Err(error.clone());
+        }
         let (started, changes) = (Instant::now(), cell.changes.load(Ordering::Acquire));
-        let value = Arc::new(load().await?);
+        let value = match load().await {
+            Ok(value) => Arc::new(value),
+            Err(error) => {
+                *cell.failed.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some((Instant::now(), error.clone()));
+                return Err(error);
+            }
+        };
         *slot = (cell.changes.load(Ordering::Acquire) == changes).then(|| Loaded {
             at: started,
             value: value.clone(),
@@ -317,6 +338,34 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(*seen, vec![1, 2], "the stale load was not kept");
+    }
+
+    #[tokio::test]
+    async fn a_failed_load_is_shared_with_those_waiting_on_it() {
+        let cells: Arc<Cells<&str, Vec<u32>>> = Arc::default();
+        let loads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let callers = (0..10).map(|_| {
+            let (cells, loads) = (cells.clone(), loads.clone());
+            tokio::spawn(async move {
+                cells
+                    .get("p", Duration::from_secs(60), || async move {
+                        loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        Err::<Vec<u32>, _>(ApiError::RateLimited {
+                            retry_after: Some(Duration::from_secs(9)),
+                        })
+                    })
+                    .await
+            })
+        });
+        for caller in futures::future::join_all(callers).await {
+            assert!(matches!(caller.unwrap(), Err(ApiError::RateLimited { .. })));
+        }
+        assert_eq!(
+            loads.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "one failed list, not one per waiting reconcile"
+        );
     }
 
     #[tokio::test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 /// The longest excerpt of a server's error body kept: enough to read, never a page of HTML.
 const EXCERPT_CHARS: usize = 160;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ApiError {
     /// 5xx or 408: the service is in trouble; retry with backoff.
     #[error("Admin API unavailable (HTTP {status}): {message}")]
@@ -19,8 +19,9 @@ pub enum ApiError {
     #[error("cannot reach the Admin API ({failure})")]
     Network {
         failure: &'static str,
+        /// Shared, so that one failure can be handed to every caller that waited on it.
         #[source]
-        source: reqwest::Error,
+        source: std::sync::Arc<reqwest::Error>,
     },
     /// This replica's lease may have lapsed: it makes no call until it holds the lease again.
     #[error("not calling the Admin API: this replica's leader lease may have lapsed")]
@@ -111,7 +112,7 @@ impl ApiError {
         };
         Self::Network {
             failure,
-            source: error,
+            source: std::sync::Arc::new(error),
         }
     }
 }
