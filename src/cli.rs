@@ -44,6 +44,15 @@ pub struct RunArgs {
     /// The credentials Secret (NAMESPACE/NAME) for resources that name none.
     #[arg(long, env = "CORTI_DEFAULT_CREDENTIALS_SECRET", value_parser = parse_secret_key)]
     pub default_credentials_secret: Option<SecretKey>,
+    /// The namespaces whose resources may act with the default credentials, comma-separated; `*`
+    /// for every watched namespace. None by default: whoever may create a resource in a namespace
+    /// served by them may act on the whole project with them.
+    #[arg(
+        long,
+        env = "CORTI_DEFAULT_CREDENTIALS_NAMESPACES",
+        value_delimiter = ','
+    )]
+    pub default_credentials_namespaces: Vec<String>,
     /// Namespaces to reconcile, comma-separated; all when empty.
     #[arg(long, env = "CORTI_WATCH_NAMESPACES", value_delimiter = ',')]
     pub namespaces: Vec<String>,

@@ -94,6 +94,11 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         concurrency: args.concurrency.max(1),
         snapshot_ttl: args.snapshot_ttl.unwrap_or(args.resync_period / 2),
         default_credentials: args.default_credentials_secret,
+        default_credentials_namespaces: args
+            .default_credentials_namespaces
+            .into_iter()
+            .filter(|ns| !ns.is_empty())
+            .collect(),
         settings: Settings {
             resync_period: args.resync_period,
             slow_retry: args.slow_retry.unwrap_or(args.resync_period),
@@ -101,6 +106,11 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         },
         instance: identity,
     };
+    if config.default_credentials.is_some() && config.default_credentials_namespaces.is_empty() {
+        tracing::warn!(
+            "the default credentials serve no namespace: set --default-credentials-namespaces"
+        );
+    }
     tracing::info!(admin_api = %args.admin_api_url, namespaces = ?config.namespaces, "starting controllers");
     let controllers = controller::run(kube.clone(), admin, metrics.clone(), config, stopped());
     let outcome = match &lease {

@@ -962,6 +962,8 @@ async fn operator_runs_with_only_the_chart_permissions() {
             &format!("watchNamespaces={{{tenants_ns}}}"),
             "--set",
             "replicas=0,leaderElection.enabled=true,defaultCredentialsSecret.name=corti-admin,logFormat=text",
+            "--set",
+            &format!("defaultCredentialsSecret.namespaces={{{tenants_ns}}}"),
         ],
     );
     ran.clean("helm install");

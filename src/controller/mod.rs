@@ -57,6 +57,8 @@ pub struct RunConfig {
     pub concurrency: u16,
     pub snapshot_ttl: Duration,
     pub default_credentials: Option<SecretKey>,
+    /// The namespaces the default credentials serve (`*`: all).
+    pub default_credentials_namespaces: Vec<String>,
     pub settings: Settings,
     pub instance: String,
 }
@@ -135,7 +137,11 @@ pub async fn run(
         kube: kube.clone(),
         admin,
         snapshots: Snapshots::new(config.snapshot_ttl),
-        secrets: SecretReader::new(kube.clone(), config.default_credentials.clone()),
+        secrets: SecretReader::new(
+            kube.clone(),
+            config.default_credentials.clone(),
+            config.default_credentials_namespaces.clone(),
+        ),
         customers: customer_store,
         users: user_store,
         recorder: Recorder::new(kube, reporter),

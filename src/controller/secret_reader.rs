@@ -38,6 +38,8 @@ impl Account {
 pub struct SecretReader {
     kube: kube::Client,
     default_credentials: Option<SecretKey>,
+    /// The namespaces whose resources may act with the default credentials; `*` for all.
+    default_scope: Vec<String>,
     /// The last credentials read from each Secret: lets cleanup finish when a namespace deletion
     /// removed the Secret before the resources that used it.
     last_known: Mutex<HashMap<SecretKey, Credentials>>,
@@ -47,15 +49,30 @@ impl std::fmt::Debug for SecretReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SecretReader")
             .field("default_credentials", &self.default_credentials)
+            .field("default_scope", &self.default_scope)
             .finish_non_exhaustive()
     }
 }
 
+/// Whether the default credentials serve `namespace`: only where the operator's configuration
+/// says so, since whoever may create a resource there may act with them on the whole project.
+pub fn default_serves(scope: &[String], namespace: &str) -> bool {
+    scope
+        .iter()
+        .any(|allowed| allowed == "*" || allowed == namespace)
+}
+
 impl SecretReader {
-    pub fn new(kube: kube::Client, default_credentials: Option<SecretKey>) -> Self {
+    /// `default_scope`: the namespaces the default credentials serve (`*`: every namespace).
+    pub fn new(
+        kube: kube::Client,
+        default_credentials: Option<SecretKey>,
+        default_scope: Vec<String>,
+    ) -> Self {
         Self {
             kube,
             default_credentials,
+            default_scope,
             last_known: Mutex::default(),
         }
     }
@@ -68,11 +85,20 @@ impl SecretReader {
     ) -> Result<SecretKey, Error> {
         match reference {
             Some(name) => Ok((namespace.to_string(), name.to_string())),
-            None => self.default_credentials.clone().ok_or_else(|| {
-                Error::CredentialsNotFound(
-                    "no credentials: set spec.credentialsSecretRef, or give the operator a default credentials Secret".into(),
-                )
-            }),
+            None => {
+                let default = self.default_credentials.clone().ok_or_else(|| {
+                    Error::CredentialsNotFound(
+                        "no credentials: set spec.credentialsSecretRef, or give the operator a default credentials Secret".into(),
+                    )
+                })?;
+                if default_serves(&self.default_scope, namespace) {
+                    Ok(default)
+                } else {
+                    Err(Error::CredentialsNotFound(format!(
+                        "the operator's default credentials do not serve namespace {namespace} (--default-credentials-namespaces): set spec.credentialsSecretRef"
+                    )))
+                }
+            }
         }
     }
 
@@ -180,5 +206,19 @@ impl SecretReader {
                 .map(|(key, value)| (key, String::from_utf8_lossy(&value.0).into_owned()))
                 .collect()
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_serves;
+
+    #[test]
+    fn default_credentials_serve_only_the_namespaces_listed() {
+        let listed = ["tenants".to_string(), "clinics".to_string()];
+        assert!(default_serves(&listed, "tenants"));
+        assert!(!default_serves(&listed, "intruder"));
+        assert!(!default_serves(&[], "tenants"), "none unless configured");
+        assert!(default_serves(&["*".to_string()], "anywhere"));
     }
 }

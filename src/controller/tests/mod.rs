@@ -201,7 +201,7 @@ impl World {
             kube: client.clone(),
             admin,
             snapshots: Snapshots::new(Duration::from_secs(60)),
-            secrets: SecretReader::new(client.clone(), None),
+            secrets: SecretReader::new(client.clone(), None, Vec::new()),
             customers: customer_store,
             users: user_store,
             recorder: Recorder::new(client, reporter),
