@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -88,8 +87,9 @@ impl Snapshots {
     }
 
     pub fn forget_customer(&self, project_id: &str, customer_id: &str) {
-        self.customers.update(&project_id.to_string(), |map| {
-            map.remove(customer_id);
+        let customer_id_owned = customer_id.to_string();
+        self.customers.update(&project_id.to_string(), move |map| {
+            map.remove(&customer_id_owned);
         });
         self.users
             .invalidate(&(project_id.to_string(), customer_id.to_string()));
@@ -104,8 +104,11 @@ impl Snapshots {
 
     pub fn forget_user(&self, project_id: &str, customer_id: &str, email: &str) {
         self.users
-            .update(&(project_id.to_string(), customer_id.to_string()), |map| {
-                map.remove(&email_key(email));
+            .update(&(project_id.to_string(), customer_id.to_string()), {
+                let key = email_key(email);
+                move |map| {
+                    map.remove(&key);
+                }
             });
     }
 
@@ -138,21 +141,72 @@ impl<K, V> Default for Cells<K, V> {
 #[derive(Debug)]
 struct Cell<V> {
     slot: tokio::sync::Mutex<Option<Loaded<V>>>,
-    /// Bumped by a write or invalidation that could not wait for an in-flight load: that load's
-    /// result may predate it, so it is used once and not kept as fresh.
-    changes: AtomicU64,
+    /// Writes and invalidations that arrived while the slot was busy (a load, or a reader): the
+    /// next holder of the slot applies them, so none is ever lost. A write made during a load is
+    /// applied on top of what the load returns (inserts and removals by key are idempotent).
+    pending: std::sync::Mutex<Vec<Pending<V>>>,
     /// The last failed load and when it ended: the callers that were already waiting for it get
     /// the same error instead of each trying again.
     failed: std::sync::Mutex<Option<(Instant, ApiError)>>,
+}
+
+/// A change for the next holder of a busy slot.
+enum Pending<V> {
+    Change(Box<dyn FnOnce(&mut V) + Send>),
+    /// The snapshot is not to be trusted any more (a write of unknown outcome): a load in flight
+    /// is used once and not kept.
+    Invalidate,
+}
+
+impl<V> std::fmt::Debug for Pending<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Change(_) => "Change",
+            Self::Invalidate => "Invalidate",
+        })
+    }
 }
 
 impl<V> Default for Cell<V> {
     fn default() -> Self {
         Self {
             slot: tokio::sync::Mutex::new(None),
-            changes: AtomicU64::new(0),
+            pending: std::sync::Mutex::new(Vec::new()),
             failed: std::sync::Mutex::new(None),
         }
+    }
+}
+
+impl<V: Clone> Cell<V> {
+    /// Applies what is pending to `slot`; whether an invalidation was among it (which empties
+    /// the slot, unless `keep` asks to keep a fresh load for its one use).
+    fn drain(&self, slot: &mut Option<Loaded<V>>, keep: bool) -> bool {
+        let pending =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut invalidated = false;
+        for change in pending {
+            match change {
+                Pending::Change(change) => {
+                    if let Some(loaded) = slot.as_mut() {
+                        change(Arc::make_mut(&mut loaded.value));
+                    }
+                }
+                Pending::Invalidate => {
+                    if !keep {
+                        *slot = None;
+                    }
+                    invalidated = true;
+                }
+            }
+        }
+        invalidated
+    }
+
+    fn push(&self, change: Pending<V>) {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(change);
     }
 }
 
@@ -171,6 +225,7 @@ impl<K: std::hash::Hash + Eq + Clone, V: Clone> Cells<K, V> {
         let cell = self.cell(key);
         let queued = Instant::now();
         let mut slot = cell.slot.lock().await;
+        cell.drain(&mut slot, false);
         if let Some(loaded) = slot.as_ref()
             && loaded.at.elapsed() <= max_age
         {
@@ -185,36 +240,43 @@ impl<K: std::hash::Hash + Eq + Clone, V: Clone> Cells<K, V> {
         {
             return Err(error.clone());
         }
-        let (started, changes) = (Instant::now(), cell.changes.load(Ordering::Acquire));
+        let started = Instant::now();
         let value = match load().await {
-            Ok(value) => Arc::new(value),
+            Ok(value) => value,
             Err(error) => {
                 *cell.failed.lock().unwrap_or_else(PoisonError::into_inner) =
                     Some((Instant::now(), error.clone()));
                 return Err(error);
             }
         };
-        *slot = (cell.changes.load(Ordering::Acquire) == changes).then(|| Loaded {
+        // What was written while the list ran goes on top of it; an invalidation means the load
+        // may predate a write of unknown outcome: it serves this caller once and is not kept.
+        let mut fresh = Some(Loaded {
             at: started,
-            value: value.clone(),
+            value: Arc::new(value),
         });
+        let invalidated = cell.drain(&mut fresh, true);
+        let Some(fresh) = fresh else {
+            return Err(ApiError::Decode("a loaded snapshot vanished".into()));
+        };
+        let value = fresh.value.clone();
+        *slot = (!invalidated).then_some(fresh);
         Ok(value)
     }
 
-    /// Applies `change` to a loaded snapshot; while a load is in flight, marks it stale instead.
-    fn update(&self, key: &K, change: impl FnOnce(&mut V)) {
+    /// Applies `change` to a loaded snapshot, now or (when the slot is busy) by its next holder.
+    fn update(&self, key: &K, change: impl FnOnce(&mut V) + Send + 'static) {
         let Some(cell) = self.existing(key) else {
             return;
         };
         match cell.slot.try_lock() {
             Ok(mut slot) => {
+                cell.drain(&mut slot, false);
                 if let Some(loaded) = slot.as_mut() {
                     change(Arc::make_mut(&mut loaded.value));
                 }
             }
-            Err(_) => {
-                cell.changes.fetch_add(1, Ordering::AcqRel);
-            }
+            Err(_) => cell.push(Pending::Change(Box::new(change))),
         }
     }
 
@@ -223,10 +285,11 @@ impl<K: std::hash::Hash + Eq + Clone, V: Clone> Cells<K, V> {
             return;
         };
         match cell.slot.try_lock() {
-            Ok(mut slot) => *slot = None,
-            Err(_) => {
-                cell.changes.fetch_add(1, Ordering::AcqRel);
+            Ok(mut slot) => {
+                cell.drain(&mut slot, false);
+                *slot = None;
             }
+            Err(_) => cell.push(Pending::Invalidate),
         }
     }
 
@@ -315,7 +378,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_write_during_a_load_makes_that_load_stale() {
+    async fn a_write_during_a_load_is_applied_on_top_of_it_never_lost() {
         let cells: Arc<Cells<&str, Vec<u32>>> = Arc::default();
         let (started_tx, started_rx) = tokio::sync::oneshot::channel();
         let loader = {
@@ -331,13 +394,41 @@ mod tests {
             })
         };
         started_rx.await.unwrap();
-        cells.update(&"p", |v| v.push(2)); // cannot apply: the load is in flight
-        assert_eq!(*loader.await.unwrap().unwrap(), vec![1]);
+        // The load began before this write (our own create): it must not hide it.
+        cells.update(&"p", |v| v.push(2));
+        assert_eq!(*loader.await.unwrap().unwrap(), vec![1, 2]);
         let seen = cells
-            .get("p", Duration::from_secs(60), || async { Ok(vec![1, 2]) })
+            .get("p", Duration::from_secs(60), || async { Ok(vec![9]) })
             .await
             .unwrap();
-        assert_eq!(*seen, vec![1, 2], "the stale load was not kept");
+        assert_eq!(*seen, vec![1, 2], "kept, with the write: no reload");
+
+        // An invalidation during a load: that load serves its caller once and is not kept.
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let loader = {
+            let cells = cells.clone();
+            tokio::spawn(async move {
+                cells
+                    .get("p", Duration::ZERO, || async move {
+                        let _ = started_tx.send(());
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Ok(vec![3])
+                    })
+                    .await
+            })
+        };
+        started_rx.await.unwrap();
+        cells.invalidate(&"p");
+        assert_eq!(*loader.await.unwrap().unwrap(), vec![3]);
+        let seen = cells
+            .get("p", Duration::from_secs(60), || async { Ok(vec![4]) })
+            .await
+            .unwrap();
+        assert_eq!(
+            *seen,
+            vec![4],
+            "the load that may predate the write was not kept"
+        );
     }
 
     #[tokio::test]

@@ -50,6 +50,8 @@ pub struct Context {
     pub namespaces: Vec<String>,
     pub claims: Registry,
     pub backoff: Backoff,
+    /// Objects whose current pass wrote a record midway (see `status::commit_midway`).
+    pub midway: Mutex<std::collections::HashSet<String>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -76,6 +78,21 @@ impl Context {
             [namespace] => kube::Api::namespaced(self.kube.clone(), namespace),
             _ => kube::Api::all(self.kube.clone()),
         }
+    }
+
+    pub fn mark_midway(&self, object: &str) {
+        self.midway
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(object.to_string());
+    }
+
+    /// Whether this pass wrote a record midway; forgets it (the final write is about to be made).
+    pub fn midway_written(&self, object: &str) -> bool {
+        self.midway
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(object)
     }
 
     /// The next look at `object` (a `kind/namespace/name` key) after a pass that ended in `retry`

@@ -24,7 +24,7 @@ use super::ownership::{
 use super::pass::{self, FRESH, Reconciled};
 use super::plan::{customer_patch, new_customer};
 use super::secret_reader::Account;
-use super::status::commit;
+use super::status::{commit, commit_midway};
 use crate::admin_api::{ApiError, Credentials, Customer as RemoteCustomer, CustomerPatch, Deleted};
 use crate::crd::{Customer, CustomerStatus, Ownership, OwnershipStatus};
 use crate::observe::CustomerMap;
@@ -150,10 +150,11 @@ async fn create(
     key: &str,
 ) -> Result<Made, Error> {
     let project = &account.credentials.project_id;
+    let previous = (status.owner.clone(), status.created_at.clone());
     status.owner = account.owns(Ownership::Creating);
     hold_secret_of(ctx, customer, account).await?;
     let intent = Readiness::not_ready(Reason::Creating, "creating the remote customer");
-    commit(ctx, customer, status.clone(), &intent).await?;
+    commit_midway(ctx, customer, status.clone(), &intent).await?;
     let body = new_customer(&customer.spec, key);
     match ctx.admin.create_customer(&account.credentials, &body).await {
         Ok(created) => {
@@ -174,6 +175,13 @@ async fn create(
                 .get(key)
                 .cloned()
                 .ok_or(Error::Api(ApiError::Conflict { message }))?;
+            // The very customer recorded before (the view was behind), or our own earlier attempt
+            // whose response was lost.
+            let before = Record::new(&previous.0, previous.1.as_deref());
+            if previous.1.is_some() && standing(&before, Some(identify(&found))) == Standing::Own {
+                status.owner = previous.0;
+                return Ok(Made::Created(found));
+            }
             let record = Record::new(&status.owner, None);
             if standing(&record, Some(identify(&found))) == Standing::Own {
                 // An earlier attempt of ours was applied but its response was lost.
@@ -230,7 +238,7 @@ async fn take_over(
         // The adoption is on record before the update that follows.
         let adopted =
             Readiness::not_ready(Reason::Updating, "adopted; updating the remote customer");
-        commit(ctx, customer, status.clone(), &adopted).await?;
+        commit_midway(ctx, customer, status.clone(), &adopted).await?;
     }
     Ok(())
 }

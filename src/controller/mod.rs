@@ -150,6 +150,7 @@ pub async fn run(
         namespaces: config.namespaces.clone(),
         claims: claims::Registry::default(),
         backoff: context::Backoff::default(),
+        midway: std::sync::Mutex::default(),
     });
     let namespaces = Arc::new(config.namespaces);
 

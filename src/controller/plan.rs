@@ -61,8 +61,8 @@ pub fn customer_patch(
 #[derive(Clone, Debug)]
 pub struct DesiredPassword {
     pub password: Password,
-    /// Salted hash recorded in status once applied.
-    pub hash: String,
+    /// The Secret's version, recorded in status once applied.
+    pub version: String,
     pub applied: bool,
 }
 
@@ -91,17 +91,6 @@ pub fn user_patch(
         password: password.filter(|p| !p.applied).map(|p| p.password.clone()),
     };
     (!patch.is_empty()).then_some(patch)
-}
-
-/// The hash of `password` recorded in status: salted with the resource's uid so equal passwords
-/// of two users do not show as equal hashes.
-pub fn password_hash(uid: &str, password: &Password) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hash = Sha256::new();
-    hash.update(uid.as_bytes());
-    hash.update(b":");
-    hash.update(password.expose().as_bytes());
-    format!("sha256:{}", hex::encode(hash.finalize()))
 }
 
 /// The Admin API's documented password length, checked before any call.
@@ -223,7 +212,7 @@ mod tests {
     fn desired(applied: bool) -> DesiredPassword {
         let password = Password::new("correct-horse-battery");
         DesiredPassword {
-            hash: password_hash("uid", &password),
+            version: "uid/1/password".into(),
             password,
             applied,
         }
@@ -261,9 +250,8 @@ mod tests {
     }
 
     #[test]
-    fn password_hash_is_salted_and_length_is_checked() {
+    fn password_length_is_checked() {
         let password = Password::new("0123456789abcdef");
-        assert_ne!(password_hash("a", &password), password_hash("b", &password));
         assert!(check_password_length(&password).is_ok());
         let refused = check_password_length(&Password::new("short")).unwrap_err();
         assert!(

@@ -130,7 +130,7 @@ impl SecretReader {
 
     async fn credentials(&self, secret: &SecretKey) -> Result<Credentials, Error> {
         let (namespace, name) = secret;
-        let data = self.read(secret).await?.ok_or_else(|| {
+        let (data, _) = self.read(secret).await?.ok_or_else(|| {
             Error::CredentialsNotFound(format!("credentials Secret {namespace}/{name} not found"))
         })?;
         let field = |key: &str| {
@@ -169,42 +169,58 @@ impl SecretReader {
         }
     }
 
+    /// A user's password, and which version of the Secret it is (`uid/resourceVersion/key`):
+    /// what status records once it is applied, so a change is applied once and nothing derived
+    /// from the password is ever written down.
     pub async fn password(
         &self,
         namespace: &str,
         name: &str,
         key: &str,
-    ) -> Result<Password, Error> {
-        let data = self
+    ) -> Result<(Password, String), Error> {
+        let (data, version) = self
             .read(&(namespace.to_string(), name.to_string()))
             .await?
             .ok_or_else(|| {
                 Error::InvalidPassword(format!("password Secret {namespace}/{name} not found"))
             })?;
-        data.get(key)
+        let password = data
+            .get(key)
             .map(|value| Password::new(value.trim_end_matches(['\n', '\r'])))
             .ok_or_else(|| {
                 Error::InvalidPassword(format!(
                     "password Secret {namespace}/{name} has no {key:?} key"
                 ))
-            })
+            })?;
+        Ok((password, format!("{version}/{key}")))
     }
 
+    /// The Secret's values, and its version (`uid/resourceVersion`).
     async fn read(
         &self,
         (namespace, name): &SecretKey,
-    ) -> Result<Option<HashMap<String, String>>, Error> {
+    ) -> Result<Option<(HashMap<String, String>, String)>, Error> {
         let secret = Api::<Secret>::namespaced(self.kube.clone(), namespace)
             .get_opt(name)
             .await
             .map_err(Error::Kube)?;
         Ok(secret.map(|secret| {
-            secret
+            let version = format!(
+                "{}/{}",
+                secret.metadata.uid.as_deref().unwrap_or_default(),
+                secret
+                    .metadata
+                    .resource_version
+                    .as_deref()
+                    .unwrap_or_default()
+            );
+            let data = secret
                 .data
                 .unwrap_or_default()
                 .into_iter()
                 .map(|(key, value)| (key, String::from_utf8_lossy(&value.0).into_owned()))
-                .collect()
+                .collect();
+            (data, version)
         }))
     }
 }

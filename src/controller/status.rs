@@ -9,14 +9,40 @@ use super::condition::{Readiness, is_transition, ready_condition};
 use super::context::{Context, FIELD_MANAGER};
 use super::error::Error;
 use super::events::publish_transition;
-use super::managed::{Managed, api};
+use super::managed::{Managed, api, object_key};
 
-/// Writes `status` with a `Ready` condition for `readiness`, unless nothing would change.
+/// Writes `status` with a `Ready` condition for `readiness`, unless nothing would change (compared
+/// with the object the pass began from, unless the pass already wrote a record midway).
 pub async fn commit<K: Managed>(
+    ctx: &Context,
+    object: &K,
+    status: K::Status,
+    readiness: &Readiness,
+) -> Result<(), Error> {
+    let midway = ctx.midway_written(&object_key(object));
+    write(ctx, object, status, readiness, midway).await
+}
+
+/// Writes a record before the remote call it describes (the intent to create, an adoption): always
+/// written, and the pass's last `commit` is then written too, since the object the pass began
+/// from no longer shows what the API server holds.
+pub async fn commit_midway<K: Managed>(
+    ctx: &Context,
+    object: &K,
+    status: K::Status,
+    readiness: &Readiness,
+) -> Result<(), Error> {
+    write(ctx, object, status, readiness, true).await?;
+    ctx.mark_midway(&object_key(object));
+    Ok(())
+}
+
+async fn write<K: Managed>(
     ctx: &Context,
     object: &K,
     mut status: K::Status,
     readiness: &Readiness,
+    always: bool,
 ) -> Result<(), Error> {
     let previous = object
         .current_status()
@@ -26,7 +52,7 @@ pub async fn commit<K: Managed>(
     let condition = ready_condition(previous, readiness, object.meta().generation, now);
     let transition = is_transition(previous, &condition);
     K::set_conditions(&mut status, vec![condition], object.meta().generation);
-    if object.current_status() == Some(&status) {
+    if !always && object.current_status() == Some(&status) {
         return Ok(());
     }
     let patch = serde_json::json!({

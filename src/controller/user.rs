@@ -22,8 +22,8 @@ use super::ownership::{
     standing,
 };
 use super::pass::{self, FRESH, Reconciled};
-use super::plan::{DesiredPassword, check_password_length, new_user, password_hash, user_patch};
-use super::status::commit;
+use super::plan::{DesiredPassword, check_password_length, new_user, user_patch};
+use super::status::{commit, commit_midway};
 use super::user_target::{Target, target};
 use crate::admin_api::{ApiError, Deleted, ErrorClass, User, UserPatch};
 use crate::crd::{CustomerUser, CustomerUserStatus, Ownership, OwnershipStatus};
@@ -109,7 +109,7 @@ async fn sync(
             let updated = update(ctx, user, &target, current, patch).await?;
             if let Some(password) = password.as_mut().filter(|_| sets_password) {
                 password.applied = true;
-                status.password_hash = Some(password.hash.clone());
+                status.password_version = Some(password.version.clone());
             }
             updated
         }
@@ -120,7 +120,7 @@ async fn sync(
     status.user_id = Some(remote.id.clone());
     status.email_verified = Some(remote.email_verified);
     if password.is_none() {
-        status.password_hash = None;
+        status.password_version = None;
     }
     Ok(Readiness::ready(format!(
         "user is in sync in customer {:?}",
@@ -139,7 +139,7 @@ fn forget_applied(password: Option<&mut DesiredPassword>, status: &mut CustomerU
     if let Some(password) = password {
         password.applied = false;
     }
-    status.password_hash = None;
+    status.password_version = None;
 }
 
 fn adoption_refused(target: &Target) -> Error {
@@ -163,10 +163,11 @@ async fn create(
     password: Option<&mut DesiredPassword>,
 ) -> Result<Made, Error> {
     let project = &target.account.credentials.project_id;
+    let previous = (status.owner.clone(), status.user_id.clone());
     status.owner = target.account.owns(Ownership::Creating);
     hold_secret_of(ctx, user, &target.account).await?;
     let intent = Readiness::not_ready(Reason::Creating, "creating the remote user");
-    commit(ctx, user, status.clone(), &intent).await?;
+    commit_midway(ctx, user, status.clone(), &intent).await?;
     let body = new_user(&user.spec, password.as_deref());
     let result = ctx
         .admin
@@ -179,7 +180,7 @@ async fn create(
             status.owner.ownership = Some(Ownership::Created);
             if let Some(password) = password {
                 password.applied = true;
-                status.password_hash = Some(password.hash.clone());
+                status.password_version = Some(password.version.clone());
             }
             publish(ctx, user, Happened::Created, "created the remote user").await;
             Ok(Made::Created(created))
@@ -190,6 +191,16 @@ async fn create(
                 .get(&email_key(&body.email))
                 .cloned()
                 .ok_or(Error::Api(ApiError::Conflict { message }))?;
+            // The very user recorded before (it was never gone: the view was behind), or our
+            // own earlier attempt whose response was lost.
+            if standing(
+                &Record::new(&previous.0, previous.1.as_deref()),
+                Some(identify(&found)),
+            ) == Standing::Own
+            {
+                status.owner = previous.0;
+                return Ok(Made::Created(found));
+            }
             let record = Record::new(&status.owner, None);
             if standing(&record, Some(identify(&found))) == Standing::Own {
                 status.owner.ownership = Some(Ownership::Created);
@@ -232,7 +243,7 @@ async fn take_over(
     publish(ctx, user, Happened::Adopted, note).await;
     // The adoption is on record before the update that may follow.
     let adopted = Readiness::not_ready(Reason::Updating, "adopted the remote user");
-    commit(ctx, user, status.clone(), &adopted).await
+    commit_midway(ctx, user, status.clone(), &adopted).await
 }
 
 async fn update(
@@ -310,16 +321,15 @@ async fn desired_password(
         return Ok(None);
     };
     let namespace = user.namespace().unwrap_or_default();
-    let password = ctx
+    let (password, version) = ctx
         .secrets
         .password(&namespace, &reference.name, &reference.key)
         .await?;
     check_password_length(&password).map_err(Error::InvalidPassword)?;
-    let hash = password_hash(&user.uid().unwrap_or_default(), &password);
-    let applied = status.password_hash.as_deref() == Some(hash.as_str());
+    let applied = status.password_version.as_deref() == Some(version.as_str());
     Ok(Some(DesiredPassword {
         password,
-        hash,
+        version,
         applied,
     }))
 }

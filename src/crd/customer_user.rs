@@ -122,10 +122,10 @@ pub struct CustomerUserStatus {
     /// Whether the user has verified their email, as the Admin API reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_verified: Option<bool>,
-    /// A salted hash of the password last applied (never the password): a change of the
-    /// Secret's value is applied once.
+    /// Which version of the password Secret was last applied (its uid, resourceVersion and key;
+    /// nothing derived from the password): a change of the Secret is applied once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password_hash: Option<String>,
+    pub password_version: Option<String>,
     /// Whether this resource created or adopted its remote object, and with which credentials.
     #[serde(flatten)]
     pub owner: super::OwnershipStatus,

@@ -214,6 +214,7 @@ impl World {
             namespaces: vec![NS.into()],
             claims: Registry::default(),
             backoff: Backoff::default(),
+            midway: std::sync::Mutex::default(),
         });
         let mut world = Self {
             sim,

@@ -115,7 +115,10 @@ async fn a_disabled_user_is_created_then_updated_once() {
         "the claim's key is on record with the intent"
     );
     assert_eq!(writes[1]["ownership"], "Created");
-    assert!(writes[1]["passwordHash"].is_string());
+    assert_eq!(
+        writes[1]["passwordVersion"], "/1/password",
+        "the Secret's version, nothing derived from the password"
+    );
     let update = world.sim.sim.snapshot().projects[0].customers[0].users[0].clone();
     assert!(!update.user.enabled);
     assert!(
@@ -296,6 +299,42 @@ async fn orphan_keeps_the_remote_user() {
     world.pass(&deleting(&done)).await;
     assert!(world.admin_calls().is_empty());
     assert_eq!(world.kube.events(), lines(&["Orphaned"]));
+    assert_eq!(
+        world.sim.sim.snapshot().projects[0].customers[0]
+            .users
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_view_that_lags_behind_never_turns_our_user_into_an_adoption() {
+    let mut world = World::new().await;
+    ready_customer(&mut world).await;
+    let done = created(&mut world, json!({})).await;
+    // The snapshot misses our user (a write lost to a race, say): the pass tries to create it.
+    world
+        .ctx
+        .snapshots
+        .forget_user(super::PROJECT, "contoso", "jane@contoso.example");
+    world.pass(&done).await;
+    assert!(
+        world
+            .admin_calls()
+            .contains(&"POST /projects/{projectId}/customers/{customerId}/users 409".to_string()),
+        "{:?}",
+        world.admin_calls()
+    );
+    let last = world.kube.status_writes().last().cloned().expect("status");
+    assert_eq!(last["ownership"], "Created", "still ours, as recorded");
+    assert_eq!(
+        last["userId"],
+        done.status
+            .as_ref()
+            .and_then(|s| s.user_id.clone())
+            .unwrap_or_default()
+    );
+    assert!(!world.kube.events().contains(&"Adopted".into()));
     assert_eq!(
         world.sim.sim.snapshot().projects[0].customers[0]
             .users
