@@ -104,12 +104,19 @@ pub async fn run(
     let user_controller =
         Controller::for_stream(user_events, user_store.clone()).with_config(controller_config);
 
-    // A user's change wakes its Customer (deletion waits for users); a Customer's change wakes
-    // its users (they wait for it to be Ready).
+    // A user's change wakes its Customer only while that Customer is being deleted (it waits for
+    // its users; otherwise it needs nothing from them); a Customer's change wakes its users (they
+    // wait for it to be Ready).
+    let deleting = customer_store.clone();
     let customer_controller =
-        customer_controller.watches(users, watch.clone(), |user: CustomerUser| {
+        customer_controller.watches(users, watch.clone(), move |user: CustomerUser| {
             let namespace = user.namespace()?;
-            Some(ObjectRef::<Customer>::new(&user.spec.customer_ref?.name).within(&namespace))
+            let customer =
+                ObjectRef::<Customer>::new(&user.spec.customer_ref?.name).within(&namespace);
+            deleting
+                .get(&customer)
+                .filter(|c| c.metadata.deletion_timestamp.is_some())?;
+            Some(customer)
         });
     let users_of = user_store.clone();
     let user_controller = user_controller.watches(customers, watch, move |customer: Customer| {
