@@ -86,21 +86,27 @@ pub async fn run(
     // `trigger_hash`), so the operator's own status writes never come back as passes and a backoff
     // or `Retry-After` holds.
     let (customer_store, customer_writer) = reflector::store();
-    let customer_events = reflector(customer_writer, watcher(customers.clone(), watch.clone()))
-        .applied_objects()
-        .predicate_filter(
-            |c: &Customer| Some(trigger_hash(c)),
-            PredicateConfig::default(),
-        );
+    let customer_events = reflector(
+        customer_writer,
+        watcher(customers.clone(), watch.clone()).modify(trim::<Customer>),
+    )
+    .applied_objects()
+    .predicate_filter(
+        |c: &Customer| Some(trigger_hash(c)),
+        PredicateConfig::default(),
+    );
     let customer_controller = Controller::for_stream(customer_events, customer_store.clone())
         .with_config(controller_config.clone());
     let (user_store, user_writer) = reflector::store();
-    let user_events = reflector(user_writer, watcher(users.clone(), watch.clone()))
-        .applied_objects()
-        .predicate_filter(
-            |u: &CustomerUser| Some(trigger_hash(u)),
-            PredicateConfig::default(),
-        );
+    let user_events = reflector(
+        user_writer,
+        watcher(users.clone(), watch.clone()).modify(trim::<CustomerUser>),
+    )
+    .applied_objects()
+    .predicate_filter(
+        |u: &CustomerUser| Some(trigger_hash(u)),
+        PredicateConfig::default(),
+    );
     let user_controller =
         Controller::for_stream(user_events, user_store.clone()).with_config(controller_config);
 
@@ -196,6 +202,11 @@ pub async fn run(
         )
         .for_each(log_result);
     futures::join!(customers, users);
+}
+
+/// What the caches keep of an object (see `resync::trim_for_cache`).
+fn trim<K: kube::Resource>(object: &mut K) {
+    resync::trim_for_cache(object.meta_mut());
 }
 
 /// What makes a change of a resource worth a pass: its identity, spec (generation), annotations

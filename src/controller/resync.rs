@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
 
 use crate::crd::RESYNC_ANNOTATION;
@@ -39,6 +39,28 @@ pub fn requested_at(managed_fields: &[ManagedFieldsEntry]) -> Option<Timestamp> 
         .max()
 }
 
+/// Trims an object for the operator's caches: of the managed fields, only when the resync
+/// annotation was last written (what `requested_at` reads); no `last-applied-configuration`
+/// (a second copy of the spec). Most of a cached object's bytes are these two.
+pub fn trim_for_cache(meta: &mut ObjectMeta) {
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+    let at = requested_at(meta.managed_fields.as_deref().unwrap_or_default());
+    meta.managed_fields = at.map(|time| {
+        let mut owned = serde_json::json!({ "f:metadata": { "f:annotations": {} } });
+        owned["f:metadata"]["f:annotations"][format!("f:{RESYNC_ANNOTATION}")] =
+            serde_json::json!({});
+        vec![ManagedFieldsEntry {
+            time: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(time)),
+            fields_v1: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldsV1(
+                owned,
+            )),
+            ..ManagedFieldsEntry::default()
+        }]
+    });
+}
+
 /// How old an observation may be, at `now`, to serve a request made at `requested_at`.
 pub fn max_age(requested_at: Option<Timestamp>, now: Timestamp) -> Duration {
     let since = requested_at.map_or(Duration::ZERO, |at| {
@@ -66,6 +88,39 @@ mod tests {
             )),
             ..ManagedFieldsEntry::default()
         }
+    }
+
+    #[test]
+    fn trimming_keeps_the_request_time_and_drops_the_rest() {
+        let mut meta = ObjectMeta {
+            managed_fields: Some(vec![
+                entry("2026-11-26T10:00:00Z", &[]),
+                entry("2026-11-26T10:05:00Z", &[RESYNC_ANNOTATION]),
+            ]),
+            annotations: Some(
+                [
+                    (
+                        "kubectl.kubernetes.io/last-applied-configuration".to_string(),
+                        "{...}".to_string(),
+                    ),
+                    (RESYNC_ANNOTATION.to_string(), "r1".to_string()),
+                ]
+                .into(),
+            ),
+            ..ObjectMeta::default()
+        };
+        let before = requested_at(meta.managed_fields.as_deref().unwrap_or_default());
+        trim_for_cache(&mut meta);
+        assert_eq!(meta.managed_fields.as_ref().map(Vec::len), Some(1));
+        assert_eq!(
+            requested_at(meta.managed_fields.as_deref().unwrap_or_default()),
+            before
+        );
+        let annotations = meta.annotations.unwrap_or_default();
+        assert_eq!(annotations.len(), 1, "{annotations:?}");
+        let mut untouched = ObjectMeta::default();
+        trim_for_cache(&mut untouched);
+        assert_eq!(untouched.managed_fields, None);
     }
 
     #[test]
