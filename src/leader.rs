@@ -76,7 +76,7 @@ pub async fn acquire(client: &kube::Client, config: &LeaseConfig, fence: &LeaseF
     let api: Api<Lease> = Api::namespaced(client.clone(), &config.namespace);
     loop {
         let began = tokio::time::Instant::now();
-        match try_claim(&api, config).await {
+        match bounded_claim(&api, config).await {
             Ok(true) => {
                 fence.extend(fence_until(config, began));
                 tracing::info!(lease = %config.name, identity = %config.identity, "became leader");
@@ -89,20 +89,24 @@ pub async fn acquire(client: &kube::Client, config: &LeaseConfig, fence: &LeaseF
     }
 }
 
-/// Renews the lease until it is lost (returns the reason) or the future is dropped; each renewal
-/// keeps `fence` open a little longer.
+/// Renews the lease until it is lost (returns the reason) or the future is dropped. Each renewal
+/// keeps `fence` open a little longer; a failed one closes it at once, so no Admin API call is made
+/// while leadership is in doubt; no renewal for `duration - renew_every` (the renew deadline,
+/// measured on the monotonic clock) ends the leadership.
 pub async fn hold(client: &kube::Client, config: &LeaseConfig, fence: &LeaseFence) -> LeaderError {
     let api: Api<Lease> = Api::namespaced(client.clone(), &config.namespace);
+    let renew_deadline = config.duration.saturating_sub(config.renew_every);
     let mut last_renewal = tokio::time::Instant::now();
     loop {
         tokio::time::sleep(config.renew_every).await;
         let began = tokio::time::Instant::now();
-        match try_claim(&api, config).await {
+        match bounded_claim(&api, config).await {
             Ok(true) => {
                 last_renewal = began;
                 fence.extend(fence_until(config, began));
             }
             Ok(false) => {
+                fence.close();
                 let holder = api
                     .get_opt(&config.name)
                     .await
@@ -112,12 +116,23 @@ pub async fn hold(client: &kube::Client, config: &LeaseConfig, fence: &LeaseFenc
                 return LeaderError::Lost(holder);
             }
             Err(error) => {
-                tracing::warn!(%error, "lease renewal failed");
-                if last_renewal.elapsed() >= config.duration {
+                fence.close();
+                tracing::warn!(%error, "lease renewal failed; no Admin API call until it succeeds");
+                if last_renewal.elapsed() >= renew_deadline {
                     return LeaderError::RenewTimedOut;
                 }
             }
         }
+    }
+}
+
+/// One claim or renewal, given at most one renewal period: a hung API server cannot stretch it.
+async fn bounded_claim(api: &Api<Lease>, config: &LeaseConfig) -> Result<bool, kube::Error> {
+    match tokio::time::timeout(config.renew_every, try_claim(api, config)).await {
+        Ok(result) => result,
+        Err(_) => Err(kube::Error::Service(
+            "the Lease call did not answer within one renewal period".into(),
+        )),
     }
 }
 

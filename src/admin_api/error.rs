@@ -130,7 +130,12 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
                 .find_map(|key| value.get(key).and_then(serde_json::Value::as_str))
         })
         .map_or_else(|| text.to_string(), str::to_string);
-    let single_line: String = chosen.split_whitespace().collect::<Vec<_>>().join(" ");
+    // Emails are personal data: the server's words reach logs, Events and status without them.
+    let single_line: String = chosen
+        .split_whitespace()
+        .map(scrub_email)
+        .collect::<Vec<_>>()
+        .join(" ");
     if single_line.is_empty() {
         return "no details given".into();
     }
@@ -139,6 +144,27 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
     }
     let cut: String = single_line.chars().take(EXCERPT_CHARS).collect();
     format!("{cut}…")
+}
+
+/// A word with an email address in it, the address replaced by `<email>` (quotes and
+/// punctuation around it kept).
+fn scrub_email(word: &str) -> std::borrow::Cow<'_, str> {
+    let is_address_char = |c: char| c.is_alphanumeric() || "._%+-@".contains(c);
+    let Some(at) = word.find('@') else {
+        return word.into();
+    };
+    let start = word[..at]
+        .rfind(|c: char| !is_address_char(c))
+        .map_or(0, |i| i + 1);
+    let end = word[at..]
+        .find(|c: char| !is_address_char(c))
+        .map_or(word.len(), |i| at + i);
+    let (local, domain) = (&word[start..at], word[at + 1..end].trim_end_matches('.'));
+    if local.is_empty() || !domain.contains('.') {
+        return word.into();
+    }
+    let end = at + 1 + domain.len();
+    format!("{}<email>{}", &word[..start], &word[end..]).into()
 }
 
 /// Parses `Retry-After` in its delta-seconds form (the HTTP-date form is rare for APIs; it is
@@ -150,6 +176,19 @@ pub(crate) fn parse_retry_after(value: Option<&str>) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn emails_never_leave_in_an_excerpt() {
+        let body =
+            br#"{"message":"user \"Jane.Smith@Contoso.example\" already exists (jane@x.io)."}"#;
+        let text = excerpt(body);
+        assert_eq!(text, r#"user "<email>" already exists (<email>)."#);
+        assert_eq!(excerpt(b"email: invalid"), "email: invalid");
+        assert_eq!(
+            excerpt(b"@ is not allowed; a@b neither"),
+            "@ is not allowed; a@b neither"
+        );
+    }
 
     #[test]
     fn statuses_map_to_what_the_caller_should_do() {

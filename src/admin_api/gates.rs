@@ -54,6 +54,14 @@ impl LeaseFence {
         *open = Some(open.map_or(until, |at| at.max(until)));
     }
 
+    /// Closed at once (a renewal failed): no call until the next renewal succeeds.
+    pub fn close(&self) {
+        *self
+            .open_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
     pub fn is_open(&self) -> bool {
         self.open_until
             .lock()

@@ -148,6 +148,10 @@ pub async fn finish<K: Managed>(
     let (readiness, retry) = match outcome {
         Ok(readiness) => (readiness, None),
         Err(Error::Kube(error)) => return Err(Error::Kube(error)),
+        // Leadership is in doubt: this replica writes nothing at all, status included.
+        Err(Error::Api(crate::admin_api::ApiError::Fenced)) => {
+            return Ok(Action::requeue(Duration::from_secs(5)));
+        }
         Err(error) => {
             tracing::info!(object = %key, reason = error.reason().as_str(), error = %error.chain(), "not ready");
             ctx.metrics

@@ -110,10 +110,31 @@ impl Env {
     }
 
     pub fn start_operator(&mut self) {
+        let child = self.spawn_operator(&self.log, &[]);
+        self.operator = Some(child);
+    }
+
+    /// Another operator process beside the first (same flags plus `extra`), logging to `name`.
+    pub fn start_replica(&self, name: &str, extra: &[&str]) -> (tokio::process::Child, PathBuf) {
+        let log = log_dir().join(format!("{}-{name}.log", self.ns.name()));
+        (self.spawn_operator(&log, extra), log)
+    }
+
+    /// The first operator process's id, and its log.
+    pub fn operator_pid(&self) -> (u32, PathBuf) {
+        let pid = self
+            .operator
+            .as_ref()
+            .and_then(tokio::process::Child::id)
+            .expect("a running operator");
+        (pid, self.log.clone())
+    }
+
+    fn spawn_operator(&self, log: &std::path::Path, extra: &[&str]) -> tokio::process::Child {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(&self.log)
+            .open(log)
             .expect("operator log");
         // Test defaults, each overridable by a flag in `extra_args`.
         let defaults = [
@@ -135,7 +156,8 @@ impl Env {
             }
         }
         args.extend(self.extra_args.iter().cloned());
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_corti-operator"))
+        args.extend(extra.iter().map(ToString::to_string));
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_corti-operator"))
             .args(&args)
             .env("KUBECONFIG", &self.kubeconfig)
             .env("RUST_LOG", "info,corti_operator=debug")
@@ -144,8 +166,7 @@ impl Env {
             .stderr(log)
             .kill_on_drop(true)
             .spawn()
-            .expect("the operator starts");
-        self.operator = Some(child);
+            .expect("the operator starts")
     }
 
     /// SIGKILL: no graceful shutdown, no last status write.
@@ -432,6 +453,8 @@ fn operator_identity(namespace: &str) -> PathBuf {
         .arg(&chart)
         .args(["--namespace", namespace])
         .arg(format!("--set=watchNamespaces={{{namespace}}}"))
+        // The Lease rules too, for the cases that run two replicas with leader election.
+        .arg("--set=leaderElection.enabled=true")
         .args(["--show-only", "templates/serviceaccount.yaml"])
         .args(["--show-only", "templates/rbac.yaml"])
         .output()

@@ -12,4 +12,5 @@ mod faults;
 mod harness;
 mod lifecycle;
 mod ownership;
+mod tenancy;
 mod validation;
