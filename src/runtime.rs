@@ -84,6 +84,8 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         }
     }
     metrics.set_leader(true);
+    // A standby is ready (it serves and waits); a leader is ready once its caches are synced.
+    ready.store(false, Ordering::Relaxed);
 
     let config = RunConfig {
         namespaces: args
@@ -105,6 +107,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
             adopt_existing: args.adopt_existing,
         },
         instance: identity,
+        synced: ready.clone(),
     };
     if config.default_credentials.is_some() && config.default_credentials_namespaces.is_empty() {
         tracing::warn!(

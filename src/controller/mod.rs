@@ -61,6 +61,8 @@ pub struct RunConfig {
     pub default_credentials_namespaces: Vec<String>,
     pub settings: Settings,
     pub instance: String,
+    /// Set once both caches hold their first list (what `/readyz` reports).
+    pub synced: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Runs both controllers until `shutdown` resolves; in-flight reconciles finish first.
@@ -166,6 +168,16 @@ pub async fn run(
         midway: std::sync::Mutex::default(),
     });
     let namespaces = Arc::new(config.namespaces);
+    let (customers_ready, users_ready) = (context.customers.clone(), context.users.clone());
+    let synced = config.synced.clone();
+    tokio::spawn(async move {
+        let _ = futures::join!(
+            customers_ready.wait_until_ready(),
+            users_ready.wait_until_ready()
+        );
+        synced.store(true, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!("caches synced");
+    });
 
     let (stop_customers, stop_users) = shutdown_pair(shutdown);
     let watched = namespaces.clone();
