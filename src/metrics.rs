@@ -1,5 +1,6 @@
-//! Prometheus metrics. Every label is drawn from a fixed set (endpoint, status, kind, reason), so
-//! the series count is bounded whatever the cluster holds; no label ever names a resource or email.
+//! Prometheus metrics. Every label is drawn from a fixed set (endpoint, status, kind, reason) or
+//! names a credentials Secret in use, so the series count is bounded whatever the cluster holds;
+//! no label ever names a customer, a user or an email.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -48,6 +49,13 @@ struct ReconcileErrorLabels {
     reason: &'static str,
 }
 
+/// A credentials Secret, as `namespace/name` (or `default`): bounded by the Secrets in use, never
+/// an email.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SecretLabels {
+    secret: String,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -63,6 +71,8 @@ pub struct Metrics {
     reconcile_errors: Family<ReconcileErrorLabels, Counter>,
     reconcile_duration: HistogramFamily<ReconcileLabels>,
     leader: Gauge,
+    credentials_refused: Family<SecretLabels, Gauge>,
+    credentials_next_login: Family<SecretLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -76,6 +86,18 @@ impl Default for Metrics {
         let reconcile_duration: HistogramFamily<ReconcileLabels> =
             Family::new_with_constructor(latency_histogram);
         let leader = Gauge::default();
+        let credentials_refused = Family::<SecretLabels, Gauge>::default();
+        let credentials_next_login = Family::<SecretLabels, Gauge>::default();
+        registry.register(
+            "credentials_refused",
+            "1 while the Admin API refuses the credentials of this Secret",
+            credentials_refused.clone(),
+        );
+        registry.register(
+            "credentials_next_login_seconds",
+            "Seconds until a login with this Secret's refused credentials may be tried again",
+            credentials_next_login.clone(),
+        );
         registry.register(
             "admin_api_calls",
             "Admin API calls by endpoint and status",
@@ -110,6 +132,8 @@ impl Default for Metrics {
             reconcile_errors,
             reconcile_duration,
             leader,
+            credentials_refused,
+            credentials_next_login,
         }
     }
 }
@@ -140,6 +164,18 @@ impl Metrics {
         self.reconcile_errors
             .get_or_create(&ReconcileErrorLabels { kind, reason })
             .inc();
+    }
+
+    /// Whether the credentials of `secret` are refused, and how long until the next login.
+    pub fn credentials(&self, secret: &str, refused: bool, next_login: Option<Duration>) {
+        let labels = SecretLabels {
+            secret: secret.to_string(),
+        };
+        self.credentials_refused
+            .get_or_create(&labels)
+            .set(i64::from(refused));
+        let wait = next_login.map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        self.credentials_next_login.get_or_create(&labels).set(wait);
     }
 
     pub fn set_leader(&self, leader: bool) {
@@ -174,6 +210,15 @@ mod tests {
         );
         assert!(text.contains(
             r#"corti_operator_reconcile_errors_total{kind="Customer",reason="RemoteUnavailable"} 1"#
+        ));
+        metrics.credentials("tenants/corti-admin", true, Some(Duration::from_secs(15)));
+        let text = metrics.encode();
+        assert!(
+            text.contains(r#"corti_operator_credentials_refused{secret="tenants/corti-admin"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains(
+            r#"corti_operator_credentials_next_login_seconds{secret="tenants/corti-admin"} 15"#
         ));
     }
 }

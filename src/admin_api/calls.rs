@@ -120,6 +120,11 @@ impl AdminClient {
         self.delete(credentials, Endpoint::DeleteUser, &path).await
     }
 
+    /// While `credentials` are refused: how long until the next login may be tried.
+    pub async fn login_paused_for(&self, credentials: &Credentials) -> Option<std::time::Duration> {
+        self.inner.tokens.paused_for(credentials).await
+    }
+
     /// Checks that the credentials can log in (a cached token counts).
     pub async fn login(&self, credentials: &Credentials) -> Result<(), ApiError> {
         self.token(credentials).await.map(drop)

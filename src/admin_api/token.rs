@@ -120,6 +120,14 @@ impl TokenCache {
         Ok(token)
     }
 
+    /// How long until a login with `credentials` may be tried again, while they are refused.
+    pub(crate) async fn paused_for(&self, credentials: &Credentials) -> Option<Duration> {
+        let slot = self.slot(credentials);
+        let slot = slot.lock().await;
+        let refusal = slot.refused.as_ref()?;
+        Some(refusal.retry_at.saturating_duration_since(Instant::now()))
+    }
+
     /// Forgets `rejected` after a 401, unless another caller already replaced it.
     pub(crate) async fn invalidate(&self, credentials: &Credentials, rejected: &Token) {
         let slot = self.slot(credentials);

@@ -59,7 +59,10 @@ async fn sync(
     let claim = claim_key(&project, &key);
     check_claim(ctx, customer, &claim, &others, status, &what).await?;
     let resync = pass::resync_request(customer, status.last_resync.as_deref());
-    let mut observed = observe(ctx, &account.credentials, resync.as_ref().map(|r| r.1)).await?;
+    let first_look = observe(ctx, &account.credentials, resync.as_ref().map(|r| r.1)).await;
+    ctx.record_credentials(&namespace, &account, &first_look)
+        .await;
+    let mut observed = first_look?;
     status.last_resync = resync.map(|r| r.0).or(status.last_resync.take());
     if !observed.contains_key(&key) {
         observed = observe(ctx, &account.credentials, Some(FRESH)).await?;

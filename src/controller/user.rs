@@ -62,7 +62,11 @@ async fn sync(
     check_claim(ctx, user, &claim, &others, status, &what).await?;
     let mut password = desired_password(ctx, user, status).await?;
     let resync = pass::resync_request(user, status.last_resync.as_deref());
-    let mut observed = observe(ctx, &target, resync.as_ref().map(|r| r.1)).await?;
+    let first_look = observe(ctx, &target, resync.as_ref().map(|r| r.1)).await;
+    let namespace = user.namespace().unwrap_or_default();
+    ctx.record_credentials(&namespace, &target.account, &first_look)
+        .await;
+    let mut observed = first_look?;
     status.last_resync = resync.map(|r| r.0).or(status.last_resync.take());
     let email = email_key(&user.spec.email);
     if !observed.contains_key(&email) {
