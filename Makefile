@@ -1,6 +1,6 @@
 # The commands the README names. Each works on a fresh machine: what they need is installed or built
 # (and cached) by the scripts they call.
-.PHONY: quickstart test test-unit test-reconcile test-e2e lint crds fmt
+.PHONY: quickstart test test-unit test-reconcile test-e2e lint deny deny-advisories crds fmt
 
 # Local control plane + simulator + operator + deploy/examples, then prints what it made.
 quickstart:
@@ -22,7 +22,22 @@ test-reconcile:
 test-e2e:
 	tests/run-all
 
-lint:
+# cargo-deny, built once into a cache outside the clone, keyed by its version.
+DENY_VERSION := 0.20.2
+DENY := $(HOME)/.cache/corti-operator/tools/cargo-deny-$(DENY_VERSION)/bin/cargo-deny
+
+$(DENY):
+	cargo install --locked --quiet --version $(DENY_VERSION) --root $(dir $(@D)) cargo-deny
+
+# Licences, bans and sources (deny.toml). Advisories need the RustSec database from GitHub, which
+# the build machines cannot reach: `make deny-advisories` on a networked runner.
+deny: $(DENY)
+	$(DENY) check licenses bans sources
+
+deny-advisories: $(DENY)
+	$(DENY) check advisories
+
+lint: deny
 	cargo fmt --all -- --check
 	cargo clippy --all-targets --locked -- -D warnings
 	cargo clippy --lib --bins --locked -- -D warnings -D clippy::unwrap_used -D clippy::expect_used

@@ -178,28 +178,22 @@ impl<V> Default for Cell<V> {
 }
 
 impl<V: Clone> Cell<V> {
-    /// Applies what is pending to `slot`; whether an invalidation was among it (which empties
-    /// the slot, unless `keep` asks to keep a fresh load for its one use).
-    fn drain(&self, slot: &mut Option<Loaded<V>>, keep: bool) -> bool {
-        let pending =
-            std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
-        let mut invalidated = false;
-        for change in pending {
+    /// Applies what is pending to `slot` (an invalidation empties it).
+    fn drain(&self, slot: &mut Option<Loaded<V>>) {
+        for change in self.take_pending() {
             match change {
                 Pending::Change(change) => {
                     if let Some(loaded) = slot.as_mut() {
                         change(Arc::make_mut(&mut loaded.value));
                     }
                 }
-                Pending::Invalidate => {
-                    if !keep {
-                        *slot = None;
-                    }
-                    invalidated = true;
-                }
+                Pending::Invalidate => *slot = None,
             }
         }
-        invalidated
+    }
+
+    fn take_pending(&self) -> Vec<Pending<V>> {
+        std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     fn push(&self, change: Pending<V>) {
@@ -225,7 +219,7 @@ impl<K: std::hash::Hash + Eq + Clone, V: Clone> Cells<K, V> {
         let cell = self.cell(key);
         let queued = Instant::now();
         let mut slot = cell.slot.lock().await;
-        cell.drain(&mut slot, false);
+        cell.drain(&mut slot);
         if let Some(loaded) = slot.as_ref()
             && loaded.at.elapsed() <= max_age
         {
@@ -251,16 +245,19 @@ impl<K: std::hash::Hash + Eq + Clone, V: Clone> Cells<K, V> {
         };
         // What was written while the list ran goes on top of it; an invalidation means the load
         // may predate a write of unknown outcome: it serves this caller once and is not kept.
-        let mut fresh = Some(Loaded {
+        let mut value = value;
+        let mut invalidated = false;
+        for change in cell.take_pending() {
+            match change {
+                Pending::Change(change) => change(&mut value),
+                Pending::Invalidate => invalidated = true,
+            }
+        }
+        let value = Arc::new(value);
+        *slot = (!invalidated).then(|| Loaded {
             at: started,
-            value: Arc::new(value),
+            value: value.clone(),
         });
-        let invalidated = cell.drain(&mut fresh, true);
-        let Some(fresh) = fresh else {
-            return Err(ApiError::Decode("a loaded snapshot vanished".into()));
-        };
-        let value = fresh.value.clone();
-        *slot = (!invalidated).then_some(fresh);
         Ok(value)
     }
 
@@ -271,7 +268,7 @@ impl<K: std::hash::Hash + Eq + Clone, V: Clone> Cells<K, V> {
         };
         match cell.slot.try_lock() {
             Ok(mut slot) => {
-                cell.drain(&mut slot, false);
+                cell.drain(&mut slot);
                 if let Some(loaded) = slot.as_mut() {
                     change(Arc::make_mut(&mut loaded.value));
                 }
@@ -286,7 +283,7 @@ impl<K: std::hash::Hash + Eq + Clone, V: Clone> Cells<K, V> {
         };
         match cell.slot.try_lock() {
             Ok(mut slot) => {
-                cell.drain(&mut slot, false);
+                cell.drain(&mut slot);
                 *slot = None;
             }
             Err(_) => cell.push(Pending::Invalidate),
