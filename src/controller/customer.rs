@@ -15,7 +15,7 @@ use super::condition::{Readiness, Reason};
 use super::context::Context;
 use super::error::{Error, Retry};
 use super::events::{Happened, publish};
-use super::finalizer::hold_secret_of;
+use super::finalizer::{follow_secret, hold_secret_of};
 use super::managed::{Managed, object_key};
 use super::ownership::{
     CleanupStep, Found, Left, OwnershipStep, Record, Standing, cleanup_step, ownership_step,
@@ -100,6 +100,7 @@ async fn sync(
         }
         OwnershipStep::Keep(current) => current,
     };
+    follow_secret(ctx, customer, &mut status.owner, &account).await?;
     let remote = match customer_patch(&customer.spec, &current)? {
         Some(patch) => update(ctx, customer, &account.credentials, current, patch).await?,
         None => current,

@@ -14,7 +14,7 @@ use super::context::Context;
 use super::error::Error;
 use super::managed::{Managed, api, object_key};
 use super::secret_reader::Account;
-use crate::crd::{Customer, CustomerUser, FINALIZER};
+use crate::crd::{Customer, CustomerUser, FINALIZER, OwnershipStatus};
 
 /// Held on a same-namespace credentials Secret while a resource that acts with it owns something.
 pub const SECRET_FINALIZER: &str = "admin.corti.app/credentials-in-use";
@@ -49,6 +49,21 @@ pub async fn hold_secret_of<K: Managed>(
         Some(secret) => hold_secret(ctx, &object.namespace().unwrap_or_default(), secret).await,
         None => Ok(()),
     }
+}
+
+/// Moves an owner's record to the Secret it acts with now (its spec named another): the new one
+/// is held, and the pass lets the old one go once its status is written.
+pub async fn follow_secret<K: Managed>(
+    ctx: &Context,
+    object: &K,
+    owner: &mut OwnershipStatus,
+    account: &Account,
+) -> Result<(), Error> {
+    if owner.ownership.is_some() && owner.credentials_secret != account.secret {
+        hold_secret_of(ctx, object, account).await?;
+        owner.credentials_secret.clone_from(&account.secret);
+    }
+    Ok(())
 }
 
 async fn hold_secret(ctx: &Context, namespace: &str, name: &str) -> Result<(), Error> {

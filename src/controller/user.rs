@@ -15,7 +15,7 @@ use super::condition::{Readiness, Reason};
 use super::context::Context;
 use super::error::Error;
 use super::events::{Happened, publish};
-use super::finalizer::hold_secret_of;
+use super::finalizer::{follow_secret, hold_secret_of};
 use super::managed::object_key;
 use super::ownership::{
     CleanupStep, Found, Left, OwnershipStep, Record, Standing, cleanup_step, ownership_step,
@@ -107,6 +107,7 @@ async fn sync(
         }
         OwnershipStep::Keep(current) => current,
     };
+    follow_secret(ctx, user, &mut status.owner, &target.account).await?;
     let remote = match user_patch(&user.spec, &current, password.as_ref()) {
         Some(patch) => {
             let sets_password = patch.password.is_some();

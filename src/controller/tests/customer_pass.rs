@@ -354,3 +354,37 @@ async fn with_its_credentials_gone_a_deleted_owner_is_released_with_a_warning() 
         "released, never stuck"
     );
 }
+
+#[tokio::test]
+async fn switching_credentials_moves_the_hold_to_the_new_secret() {
+    let mut world = World::new().await;
+    let done = created(&mut world, "Delete").await;
+    // As if it had been created with the Secret `old`, which it no longer names.
+    let mut status = done.status.clone().expect("status");
+    status.owner.credentials_secret = Some("old".into());
+    let mut held = super::secret("old", &[("password", "x")]);
+    held["metadata"]["finalizers"] = json!([crate::controller::SECRET_FINALIZER]);
+    world.kube.put(&super::secret_path("old"), held);
+    let mut moved = done.clone();
+    moved.status = Some(status);
+    world.customer(&moved);
+    world.pass(&moved).await;
+    let lines = world.kube.call_lines();
+    assert!(
+        lines.contains(&format!("PATCH {SECRET_PATH}")),
+        "the new Secret is held: {lines:?}"
+    );
+    assert!(
+        lines.contains(&"PATCH /api/v1/namespaces/tenant/secrets/old".to_string()),
+        "the old one is let go: {lines:?}"
+    );
+    assert_eq!(
+        world
+            .kube
+            .status_writes()
+            .last()
+            .map(|s| s["credentialsSecret"].clone()),
+        Some(json!(SECRET))
+    );
+    assert!(world.admin_calls().is_empty());
+}
