@@ -66,18 +66,24 @@ pub async fn follow_secret<K: Managed>(
     Ok(())
 }
 
+/// Holds the Secret; the hold is taken only when ownership is recorded, so a Secret that changed
+/// meanwhile (the guard's 422) is read again and tried again, not left for a later pass.
 async fn hold_secret(ctx: &Context, namespace: &str, name: &str) -> Result<(), Error> {
     let secrets: Api<Secret> = Api::namespaced(ctx.kube.clone(), namespace);
-    let Some(secret) = secrets.get_opt(name).await.map_err(Error::Kube)? else {
-        return Ok(());
-    };
-    if secret.finalizers().iter().any(|f| f == SECRET_FINALIZER) {
-        return Ok(());
-    }
-    match add(&secrets, &secret, SECRET_FINALIZER).await {
-        // Changed meanwhile: the next pass holds it.
-        Err(Error::Kube(kube::Error::Api(status))) if status.code == 422 => Ok(()),
-        other => other,
+    let mut attempts = 0;
+    loop {
+        let Some(secret) = secrets.get_opt(name).await.map_err(Error::Kube)? else {
+            return Ok(());
+        };
+        if secret.finalizers().iter().any(|f| f == SECRET_FINALIZER) {
+            return Ok(());
+        }
+        match add(&secrets, &secret, SECRET_FINALIZER).await {
+            Err(Error::Kube(kube::Error::Api(status))) if status.code == 422 && attempts < 3 => {
+                attempts += 1;
+            }
+            other => return other,
+        }
     }
 }
 
