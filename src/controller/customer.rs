@@ -100,6 +100,9 @@ async fn sync(
         }
         OwnershipStep::Keep(current) => current,
     };
+    // The owned object's identity is on record before the update, which may fail.
+    status.customer_id = Some(current.customer_id.clone());
+    status.created_at.clone_from(&current.created_at);
     follow_secret(ctx, customer, &mut status.owner, &account).await?;
     let remote = match customer_patch(&customer.spec, &current)? {
         Some(patch) => update(ctx, customer, &account.credentials, current, patch).await?,

@@ -107,6 +107,8 @@ async fn sync(
         }
         OwnershipStep::Keep(current) => current,
     };
+    // The owned object's id is on record before the update, which may fail.
+    status.user_id = Some(current.id.clone());
     follow_secret(ctx, user, &mut status.owner, &target.account).await?;
     let remote = match user_patch(&user.spec, &current, password.as_ref()) {
         Some(patch) => {

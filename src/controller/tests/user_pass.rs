@@ -342,3 +342,41 @@ async fn a_view_that_lags_behind_never_turns_our_user_into_an_adoption() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_failed_update_after_a_create_still_records_the_user_as_created() {
+    let mut world = World::new().await;
+    ready_customer(&mut world).await;
+    world.sim.sim.set_faults(crate::sim::Faults {
+        fail_next: [(
+            "PATCH /projects/{projectId}/customers/{customerId}/users/{userId}".to_string(),
+            crate::sim::FailNext {
+                count: 1,
+                status: 503,
+            },
+        )]
+        .into(),
+        ..crate::sim::Faults::default()
+    });
+    let fresh = user(json!({ "enabled": false }), json!({}));
+    world.user(&fresh);
+    world.pass(&fresh).await;
+    let last = world.kube.status_writes().last().cloned().expect("status");
+    assert_eq!(last["conditions"][0]["reason"], "RemoteUnavailable");
+    assert_eq!(last["ownership"], "Created");
+    assert!(last["userId"].is_string(), "the id is on record: {last}");
+    // The next pass keeps it as its own: one update, no adoption.
+    let after = user(json!({ "enabled": false }), last);
+    world.user(&after);
+    world.reset_calls();
+    world.pass(&after).await;
+    assert!(!world.kube.events().contains(&"Adopted".into()));
+    assert_eq!(
+        world
+            .kube
+            .status_writes()
+            .last()
+            .map(|s| s["ownership"].clone()),
+        Some(json!("Created"))
+    );
+}
