@@ -123,15 +123,23 @@ pub async fn release_secret(
     remove(&secrets, &secret, SECRET_FINALIZER).await
 }
 
-/// Adds `finalizer`, guarded: the first finalizer by the object's resourceVersion (so a stale copy
-/// cannot resurrect a list someone else emptied), later ones by appending.
-async fn add<K>(api: &Api<K>, object: &K, finalizer: &str) -> Result<(), Error>
-where
+/// A namespaced object this module patches: the two kinds, and Secrets.
+trait Patchable:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + DeserializeOwned + Debug
+{
+}
+
+impl<K> Patchable for K where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
         + Clone
         + DeserializeOwned
-        + Debug,
+        + Debug
 {
+}
+
+/// Adds `finalizer`, guarded: the first finalizer by the object's resourceVersion (so a stale copy
+/// cannot resurrect a list someone else emptied), later ones by appending.
+async fn add<K: Patchable>(api: &Api<K>, object: &K, finalizer: &str) -> Result<(), Error> {
     let patch = if object.finalizers().is_empty() {
         serde_json::json!([
             { "op": "test", "path": "/metadata/resourceVersion", "value": object.resource_version() },
@@ -144,13 +152,7 @@ where
 }
 
 /// Removes `finalizer`, guarded by a test of its position; a 404 means someone else finished.
-async fn remove<K>(api: &Api<K>, object: &K, finalizer: &str) -> Result<(), Error>
-where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + Debug,
-{
+async fn remove<K: Patchable>(api: &Api<K>, object: &K, finalizer: &str) -> Result<(), Error> {
     let Some(index) = object.finalizers().iter().position(|f| f == finalizer) else {
         return Ok(());
     };
@@ -165,13 +167,11 @@ where
     }
 }
 
-async fn json_patch<K>(api: &Api<K>, object: &K, patch: serde_json::Value) -> Result<(), Error>
-where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + Debug,
-{
+async fn json_patch<K: Patchable>(
+    api: &Api<K>,
+    object: &K,
+    patch: serde_json::Value,
+) -> Result<(), Error> {
     let patch: json_patch::Patch =
         serde_json::from_value(patch).map_err(|e| Error::Kube(kube::Error::SerdeError(e)))?;
     api.patch(

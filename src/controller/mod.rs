@@ -180,19 +180,10 @@ pub async fn run(
     });
 
     let (stop_customers, stop_users) = shutdown_pair(shutdown);
-    let watched = namespaces.clone();
     let customers = customer_controller
         .graceful_shutdown_on(stop_customers)
         .run(
-            move |customer, ctx| {
-                let watched = watched.clone();
-                async move {
-                    if !in_scope(&watched, customer.as_ref()) {
-                        return Ok(Action::await_change());
-                    }
-                    pass::reconcile(customer, ctx).await
-                }
-            },
+            scoped_pass::<Customer>(namespaces.clone()),
             error_policy::<Customer>,
             context.clone(),
         )
@@ -200,20 +191,29 @@ pub async fn run(
     let users = user_controller
         .graceful_shutdown_on(stop_users)
         .run(
-            move |user, ctx| {
-                let namespaces = namespaces.clone();
-                async move {
-                    if !in_scope(&namespaces, user.as_ref()) {
-                        return Ok(Action::await_change());
-                    }
-                    pass::reconcile(user, ctx).await
-                }
-            },
+            scoped_pass::<CustomerUser>(namespaces),
             error_policy::<CustomerUser>,
             context,
         )
         .for_each(log_result);
     futures::join!(customers, users);
+}
+
+/// A pass of `K` over objects of the watched namespaces; others (a cluster-wide watch that serves
+/// a namespace list) are left alone.
+fn scoped_pass<K: pass::Reconciled>(
+    namespaces: Arc<Vec<String>>,
+) -> impl FnMut(Arc<K>, Arc<Context>) -> futures::future::BoxFuture<'static, Result<Action, Error>>
+{
+    move |object, ctx| {
+        let namespaces = namespaces.clone();
+        Box::pin(async move {
+            if !in_scope(&namespaces, object.as_ref()) {
+                return Ok(Action::await_change());
+            }
+            pass::reconcile(object, ctx).await
+        })
+    }
 }
 
 /// What the caches keep of an object (see `resync::trim_for_cache`).

@@ -54,6 +54,13 @@ impl std::fmt::Debug for SecretReader {
     }
 }
 
+/// What an account is read for: a pending deletion may fall back on what a Secret last held.
+#[derive(Clone, Copy, Debug)]
+enum Purpose {
+    Apply,
+    Cleanup,
+}
+
 /// Whether the default credentials serve `namespace`: only where the operator's configuration
 /// says so, since whoever may create a resource there may act with them on the whole project.
 pub fn default_serves(scope: &[String], namespace: &str) -> bool {
@@ -108,11 +115,7 @@ impl SecretReader {
         namespace: &str,
         reference: Option<&str>,
     ) -> Result<Account, Error> {
-        let secret = self.credentials_secret(namespace, reference)?;
-        Ok(Account {
-            credentials: self.credentials(&secret).await?,
-            secret: reference.map(str::to_string),
-        })
+        self.account_for(namespace, reference, Purpose::Apply).await
     }
 
     /// As `account`, for a pending deletion: the Secret if it is there, else what it last held.
@@ -121,9 +124,23 @@ impl SecretReader {
         namespace: &str,
         reference: Option<&str>,
     ) -> Result<Account, Error> {
+        self.account_for(namespace, reference, Purpose::Cleanup)
+            .await
+    }
+
+    async fn account_for(
+        &self,
+        namespace: &str,
+        reference: Option<&str>,
+        purpose: Purpose,
+    ) -> Result<Account, Error> {
         let secret = self.credentials_secret(namespace, reference)?;
+        let credentials = match purpose {
+            Purpose::Apply => self.credentials(&secret).await?,
+            Purpose::Cleanup => self.credentials_for_cleanup(&secret).await?,
+        };
         Ok(Account {
-            credentials: self.credentials_for_cleanup(&secret).await?,
+            credentials,
             secret: reference.map(str::to_string),
         })
     }
