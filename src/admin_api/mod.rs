@@ -19,4 +19,4 @@ pub use credentials::Credentials;
 pub use error::{ApiError, ErrorClass};
 pub use gates::LeaseFence;
 pub use redacted::{Password, Token};
-pub use types::{Customer, CustomerPatch, NewCustomer, NewUser, User, UserPatch, same_email};
+pub use types::{Customer, CustomerPatch, NewCustomer, NewUser, User, UserPatch};

@@ -109,11 +109,6 @@ impl UserPatch {
     }
 }
 
-/// Emails are unique per customer regardless of case.
-pub fn same_email(a: &str, b: &str) -> bool {
-    a.trim().eq_ignore_ascii_case(b.trim())
-}
-
 /// The pagination block of a list page; either style the documentation has shown.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
