@@ -46,8 +46,10 @@ pub async fn hold_secret_of<K: Managed>(
     account: &Account,
 ) -> Result<(), Error> {
     match &account.secret {
-        Some(secret) => hold_secret(ctx, &object.namespace().unwrap_or_default(), secret).await,
-        None => Ok(()),
+        Some(secret) if !account.held => {
+            hold_secret(ctx, &object.namespace().unwrap_or_default(), secret).await
+        }
+        _ => Ok(()),
     }
 }
 

@@ -13,6 +13,14 @@ use super::error::Error;
 use crate::admin_api::{Credentials, Password};
 use crate::crd::{Ownership, OwnershipStatus};
 
+/// What one `get` of a Secret tells.
+struct SecretRead {
+    data: HashMap<String, String>,
+    /// `uid/resourceVersion`.
+    version: String,
+    held: bool,
+}
+
 /// Namespace and name of a Secret.
 pub type SecretKey = (String, String);
 
@@ -22,6 +30,9 @@ pub struct Account {
     pub credentials: Credentials,
     /// The Secret of the resource's own namespace it was read from; `None`: the operator default.
     pub secret: Option<String>,
+    /// That Secret already carries the credentials-in-use finalizer (as read with the
+    /// credentials): holding it again costs no call.
+    pub held: bool,
 }
 
 impl Account {
@@ -135,23 +146,27 @@ impl SecretReader {
         purpose: Purpose,
     ) -> Result<Account, Error> {
         let secret = self.credentials_secret(namespace, reference)?;
-        let credentials = match purpose {
+        let (credentials, held) = match purpose {
             Purpose::Apply => self.credentials(&secret).await?,
             Purpose::Cleanup => self.credentials_for_cleanup(&secret).await?,
         };
         Ok(Account {
             credentials,
             secret: reference.map(str::to_string),
+            held,
         })
     }
 
-    async fn credentials(&self, secret: &SecretKey) -> Result<Credentials, Error> {
+    /// The credentials in `secret`, and whether it already carries the credentials-in-use
+    /// finalizer.
+    async fn credentials(&self, secret: &SecretKey) -> Result<(Credentials, bool), Error> {
         let (namespace, name) = secret;
-        let (data, _) = self.read(secret).await?.ok_or_else(|| {
+        let read = self.read(secret).await?.ok_or_else(|| {
             Error::CredentialsNotFound(format!("credentials Secret {namespace}/{name} not found"))
         })?;
         let field = |key: &str| {
-            data.get(key)
+            read.data
+                .get(key)
                 .map(|value| value.trim().to_string())
                 .filter(|value| !value.is_empty())
                 .ok_or_else(|| {
@@ -169,11 +184,15 @@ impl SecretReader {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(secret.clone(), credentials.clone());
-        Ok(credentials)
+        Ok((credentials, read.held))
     }
 
     /// Credentials for cleanup: the Secret if it is there, else what it last held.
-    async fn credentials_for_cleanup(&self, secret: &SecretKey) -> Result<Credentials, Error> {
+    /// (A Secret that is gone has nothing left to hold: reported as held.)
+    async fn credentials_for_cleanup(
+        &self,
+        secret: &SecretKey,
+    ) -> Result<(Credentials, bool), Error> {
         match self.credentials(secret).await {
             Err(Error::CredentialsNotFound(message)) => self
                 .last_known
@@ -181,6 +200,7 @@ impl SecretReader {
                 .unwrap_or_else(PoisonError::into_inner)
                 .get(secret)
                 .cloned()
+                .map(|credentials| (credentials, true))
                 .ok_or(Error::CredentialsNotFound(message)),
             other => other,
         }
@@ -195,13 +215,14 @@ impl SecretReader {
         name: &str,
         key: &str,
     ) -> Result<(Password, String), Error> {
-        let (data, version) = self
+        let read = self
             .read(&(namespace.to_string(), name.to_string()))
             .await?
             .ok_or_else(|| {
                 Error::InvalidPassword(format!("password Secret {namespace}/{name} not found"))
             })?;
-        let password = data
+        let password = read
+            .data
             .get(key)
             .map(|value| Password::new(value.trim_end_matches(['\n', '\r'])))
             .ok_or_else(|| {
@@ -209,14 +230,11 @@ impl SecretReader {
                     "password Secret {namespace}/{name} has no {key:?} key"
                 ))
             })?;
-        Ok((password, format!("{version}/{key}")))
+        Ok((password, format!("{}/{key}", read.version)))
     }
 
-    /// The Secret's values, and its version (`uid/resourceVersion`).
-    async fn read(
-        &self,
-        (namespace, name): &SecretKey,
-    ) -> Result<Option<(HashMap<String, String>, String)>, Error> {
+    /// The Secret's values, its version and whether it is held, in one `get`.
+    async fn read(&self, (namespace, name): &SecretKey) -> Result<Option<SecretRead>, Error> {
         let secret = Api::<Secret>::namespaced(self.kube.clone(), namespace)
             .get_opt(name)
             .await
@@ -231,13 +249,22 @@ impl SecretReader {
                     .as_deref()
                     .unwrap_or_default()
             );
+            let held = secret
+                .metadata
+                .finalizers
+                .as_ref()
+                .is_some_and(|f| f.iter().any(|f| f == super::finalizer::SECRET_FINALIZER));
             let data = secret
                 .data
                 .unwrap_or_default()
                 .into_iter()
                 .map(|(key, value)| (key, String::from_utf8_lossy(&value.0).into_owned()))
                 .collect();
-            (data, version)
+            SecretRead {
+                data,
+                version,
+                held,
+            }
         }))
     }
 }

@@ -388,3 +388,30 @@ async fn switching_credentials_moves_the_hold_to_the_new_secret() {
     );
     assert!(world.admin_calls().is_empty());
 }
+
+#[tokio::test]
+async fn a_secret_already_held_costs_no_further_call() {
+    let mut world = World::new().await;
+    let mut held = super::secret(
+        SECRET,
+        &[
+            ("email", super::EMAIL),
+            ("password", super::PASSWORD),
+            ("projectId", PROJECT),
+        ],
+    );
+    held["metadata"]["finalizers"] = json!([crate::controller::SECRET_FINALIZER]);
+    world.kube.put(SECRET_PATH, held);
+    let fresh = customer("c", "Delete", json!({}));
+    world.customer(&fresh);
+    world.pass(&fresh).await;
+    assert_eq!(
+        world.kube.call_lines(),
+        lines(&[
+            &format!("GET {SECRET_PATH}"),
+            &format!("PATCH {CUSTOMERS}/c/status"),
+            &format!("PATCH {CUSTOMERS}/c/status"),
+        ]),
+        "one read of the Secret serves both the credentials and the hold"
+    );
+}
