@@ -5,7 +5,8 @@
 -- Progressing  not reconciled yet, or not this generation yet, or on its way (Creating, Updating,
 --              Deleting, waiting for its Customer, the Admin API briefly unavailable).
 -- Degraded     a person must act: credentials missing or refused, a forbidden or invalid request,
---              a bad password, or another resource that claims the same remote object.
+--              a bad password, another resource that claims the same remote object, or a bug in
+--              the operator (Internal).
 --
 -- Argo CD runs this with gopher-lua (Lua 5.1) and only the base and table libraries: no string.*.
 
@@ -24,6 +25,7 @@ local degraded_reasons = {
   InvalidSpec = true,
   InvalidPassword = true,
   Conflict = true,
+  Internal = true,
 }
 
 local function ready_condition(o)

@@ -43,8 +43,19 @@ pub enum ApiError {
     /// 400 and other 4xx: the request itself is wrong; retrying will not help.
     #[error("rejected by the Admin API (HTTP {status}): {message}")]
     Invalid { status: u16, message: String },
-    #[error("unexpected response from the Admin API: {0}")]
-    Decode(String),
+    /// A body that is not what the contract describes.
+    #[error("unexpected response from the Admin API: cannot read {what}")]
+    Decode {
+        what: &'static str,
+        #[source]
+        source: std::sync::Arc<serde_json::Error>,
+    },
+    /// A paginated list that never ends: the server keeps reporting more pages.
+    #[error("unexpected response from the Admin API: a list ran past {pages} pages")]
+    ListTooLong { pages: u32 },
+    /// A broken invariant of this client: a bug, not the service's trouble; never retried fast.
+    #[error("internal error in the Admin API client: {invariant}")]
+    Internal { invariant: &'static str },
 }
 
 /// A bounded classification, for conditions, metrics and retry policy.
@@ -57,6 +68,7 @@ pub enum ErrorClass {
     NotFound,
     Conflict,
     Invalid,
+    Internal,
 }
 
 impl ApiError {
@@ -65,8 +77,10 @@ impl ApiError {
             Self::Unavailable { .. }
             | Self::Timeout
             | Self::Network { .. }
-            | Self::Decode(_)
+            | Self::Decode { .. }
+            | Self::ListTooLong { .. }
             | Self::Fenced => ErrorClass::Transient,
+            Self::Internal { .. } => ErrorClass::Internal,
             Self::RateLimited { .. } => ErrorClass::RateLimited,
             Self::Unauthorized { .. } => ErrorClass::Unauthorized,
             Self::Forbidden { .. } => ErrorClass::Forbidden,

@@ -43,7 +43,10 @@ impl AdminClient {
                     .map(serde_json::Value::take)
                     .unwrap_or_default(),
             )
-            .map_err(|e| ApiError::Decode(format!("`{items_key}` of a list page: {e}")))?;
+            .map_err(|e| ApiError::Decode {
+                what: "the items of a list page",
+                source: std::sync::Arc::new(e),
+            })?;
             let pagination: Pagination = body
                 .get_mut("pagination")
                 .and_then(|p| serde_json::from_value(p.take()).ok())
@@ -56,9 +59,7 @@ impl AdminClient {
                 return Ok(items);
             }
         }
-        Err(ApiError::Decode(format!(
-            "a list ran past {MAX_PAGES} pages"
-        )))
+        Err(ApiError::ListTooLong { pages: MAX_PAGES })
     }
 }
 

@@ -123,7 +123,9 @@ impl AdminClient {
         }
         let mut url = self.inner.base.clone();
         url.path_segments_mut()
-            .map_err(|()| ApiError::Decode("base URL cannot take a path".into()))?
+            .map_err(|()| ApiError::Internal {
+                invariant: "the base URL, checked when the client was built, cannot take a path",
+            })?
             .pop_if_empty()
             .extend(path);
         let mut request = self.inner.http.request(method, url).query(query);
@@ -196,5 +198,8 @@ fn check(reply: Reply) -> Result<Reply, ApiError> {
 }
 
 pub(super) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::Decode(format!("{e}")))
+    serde_json::from_slice(body).map_err(|e| ApiError::Decode {
+        what: "the response body",
+        source: std::sync::Arc::new(e),
+    })
 }

@@ -5,7 +5,7 @@ use kube::ResourceExt;
 
 use super::claims::{self, Claim};
 use super::context::Context;
-use super::error::Error;
+use super::error::{Conflict, Error, RemoteObject};
 use super::events::{Happened, publish};
 use super::managed::Managed;
 use crate::crd::OwnershipStatus;
@@ -22,8 +22,7 @@ pub fn claim_of<K: Managed>(object: &K) -> Claim {
     }
 }
 
-/// `Err(Conflict)` when another resource holds `key`; `what` names the remote object for the
-/// message ("customer \"x\" of project p"). A loser that had recorded ownership gives it up, with
+/// `Err(Conflict)` when another resource holds `key`, the remote `object`. A loser that had recorded ownership gives it up, with
 /// an Event, so it can never write to or delete what another holds.
 pub async fn check_claim<K: Managed>(
     ctx: &Context,
@@ -31,7 +30,7 @@ pub async fn check_claim<K: Managed>(
     key: &str,
     others: &[Claim],
     status: &mut K::Status,
-    what: &str,
+    object_wanted: RemoteObject,
 ) -> Result<(), Error> {
     let Err(holder) = claims::check(&ctx.claims, key, &claim_of(object), others) else {
         return Ok(());
@@ -43,9 +42,10 @@ pub async fn check_claim<K: Managed>(
         publish(ctx, object, Happened::ClaimLost, note).await;
     }
     let namespace = object.namespace().unwrap_or_default();
-    Err(Error::Conflict(format!(
-        "{what} is already managed by {} {}",
-        K::KIND,
-        holder.describe_for(&namespace)
-    )))
+    Err(Conflict::Claimed {
+        object: object_wanted,
+        kind: K::KIND,
+        holder: holder.describe_for(&namespace),
+    }
+    .into())
 }

@@ -21,6 +21,8 @@ pub enum Reason {
     InvalidPassword,
     Conflict,
     RemoteUnavailable,
+    /// A bug in the operator: its log says more.
+    Internal,
 }
 
 impl Reason {
@@ -39,6 +41,7 @@ impl Reason {
             Self::InvalidPassword => "InvalidPassword",
             Self::Conflict => "Conflict",
             Self::RemoteUnavailable => "RemoteUnavailable",
+            Self::Internal => "Internal",
         }
     }
 

@@ -13,7 +13,7 @@ use super::claims::{self, Claim};
 use super::cleanup::{Parted, announce, release};
 use super::condition::{Readiness, Reason};
 use super::context::Context;
-use super::error::{Error, Retry};
+use super::error::{Conflict, Error, RemoteObject, Retry};
 use super::events::{Happened, publish};
 use super::finalizer::{follow_secret, hold_secret_of};
 use super::managed::{Managed, object_key};
@@ -55,9 +55,11 @@ async fn sync(
     status.project_id = Some(project.clone());
     let cached = ctx.customers.state();
     let others = rivals(cached.iter().map(AsRef::as_ref), customer, &project);
-    let what = format!("customer {key:?} of project {project}");
     let claim = claim_key(&project, &key);
-    check_claim(ctx, customer, &claim, &others, status, &what).await?;
+    let wanted = RemoteObject::Customer {
+        customer_id: key.clone(),
+    };
+    check_claim(ctx, customer, &claim, &others, status, wanted).await?;
     let resync = pass::resync_request(customer, status.last_resync.as_deref());
     let first_look = observe(ctx, &account.credentials, resync.as_ref().map(|r| r.1)).await;
     ctx.record_credentials(&namespace, &account, &first_look)
@@ -136,9 +138,12 @@ fn recorded_identity(status: &CustomerStatus) -> Option<&str> {
 }
 
 fn adoption_refused(key: &str) -> Error {
-    Error::Conflict(format!(
-        "customer {key:?} already exists in the Admin API and this resource did not create it; adoption is off (--adopt-existing=false)"
-    ))
+    Conflict::AdoptionOff {
+        object: RemoteObject::Customer {
+            customer_id: key.to_string(),
+        },
+    }
+    .into()
 }
 
 /// What a create call left: our new customer, or one that was already there.
@@ -347,9 +352,9 @@ async fn delete_remote(
     let secret = status.owner.credentials_secret.as_deref();
     let account = match ctx.secrets.account_for_cleanup(&namespace, secret).await {
         Ok(account) => account,
-        Err(Error::CredentialsNotFound(message)) => {
+        Err(Error::CredentialsNotFound(gap)) => {
             return Ok(Parted::Stranded(format!(
-                "left remote customer {key:?} in place: {message}"
+                "left remote customer {key:?} in place: {gap}"
             )));
         }
         Err(error) => return Err(error),
@@ -457,11 +462,14 @@ async fn observe(
     credentials: &Credentials,
     max_age: Option<Duration>,
 ) -> Result<Arc<CustomerMap>, Error> {
-    ctx.snapshots.customers(&ctx.admin, credentials, max_age).await.map_err(|error| match error {
-        ApiError::NotFound { message } => Error::CredentialsRejected(format!(
-            "project {:?} not found in the Admin API ({message}): check projectId in the credentials Secret",
-            credentials.project_id
-        )),
-        other => other.into(),
-    })
+    ctx.snapshots
+        .customers(&ctx.admin, credentials, max_age)
+        .await
+        .map_err(|error| match error {
+            ApiError::NotFound { .. } => Error::ProjectNotFound {
+                project_id: credentials.project_id.clone(),
+                source: error,
+            },
+            other => other.into(),
+        })
 }

@@ -5,29 +5,146 @@ use std::time::Duration;
 use super::condition::Reason;
 use crate::admin_api::{ApiError, ErrorClass};
 
+/// Why a pass stopped short. Each variant keeps its context as fields; its message does not repeat
+/// its source (`chain` joins them).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}")]
-    CredentialsNotFound(String),
-    #[error("{0}")]
-    CredentialsRejected(String),
-    #[error("{0}")]
-    InvalidPassword(String),
-    #[error("{0}")]
-    CustomerNotReady(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
-    InvalidSpec(String),
+    #[error(transparent)]
+    CredentialsNotFound(#[from] CredentialsGap),
+    /// The login worked but the project it names does not exist.
+    #[error(
+        "project {project_id:?} is not in the Admin API: check projectId in the credentials Secret"
+    )]
+    ProjectNotFound {
+        project_id: String,
+        #[source]
+        source: ApiError,
+    },
+    #[error(transparent)]
+    InvalidPassword(#[from] PasswordGap),
+    #[error(transparent)]
+    CustomerNotReady(#[from] CustomerWait),
+    #[error(transparent)]
+    Conflict(#[from] Conflict),
+    /// A spec the Admin API cannot hold, or one the schema could not rule out.
+    #[error("spec.{field}: {why}")]
+    InvalidSpec { field: &'static str, why: String },
     #[error(transparent)]
     Api(#[from] ApiError),
     #[error("Kubernetes API call failed")]
     Kube(#[source] kube::Error),
+    /// A broken invariant of the operator itself: a bug, not a condition to wait out.
+    #[error("internal error: {invariant}")]
+    Internal { invariant: &'static str },
+}
+
+/// Why no credentials could be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsGap {
+    #[error(
+        "no credentials: set spec.credentialsSecretRef, or give the operator a default credentials Secret"
+    )]
+    NoneConfigured,
+    #[error(
+        "the operator's default credentials do not serve namespace {namespace} (--default-credentials-namespaces): set spec.credentialsSecretRef"
+    )]
+    OutOfScope { namespace: String },
+    #[error("credentials Secret {namespace}/{name} not found")]
+    SecretMissing { namespace: String, name: String },
+    #[error("credentials Secret {namespace}/{name} has no {key:?} key")]
+    KeyMissing {
+        namespace: String,
+        name: String,
+        key: &'static str,
+    },
+}
+
+/// Why a user's password cannot be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordGap {
+    #[error("password Secret {namespace}/{name} not found")]
+    SecretMissing { namespace: String, name: String },
+    #[error("password Secret {namespace}/{name} has no {key:?} key")]
+    KeyMissing {
+        namespace: String,
+        name: String,
+        key: String,
+    },
+    /// Never the value's length: a reader of the resource must learn nothing about a Secret
+    /// they may not read.
+    #[error("the password must be 16 to 64 characters long; the Secret's value is not")]
+    Length,
+    #[error("the Admin API rejected the password")]
+    Rejected(#[source] ApiError),
+}
+
+/// What a user waits for before it can be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum CustomerWait {
+    #[error("Customer {name} not found")]
+    Missing { name: String },
+    #[error("Customer {name} is being deleted")]
+    Deleting { name: String },
+    #[error("Customer {name} is not Ready ({reason}): {message}")]
+    NotReady {
+        name: String,
+        reason: String,
+        message: String,
+    },
+    #[error("Customer {name} is not Ready yet")]
+    NotReadyYet { name: String },
+    /// The remote customer the user lives in is gone.
+    #[error("customer {customer_id:?} is not in the Admin API")]
+    RemoteGone {
+        customer_id: String,
+        #[source]
+        source: ApiError,
+    },
+}
+
+/// Which remote object a conflict is about, as a status message names it (never an email).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RemoteObject {
+    Customer { customer_id: String },
+    User { customer_id: String },
+}
+
+impl std::fmt::Display for RemoteObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Customer { customer_id } => write!(f, "customer {customer_id:?}"),
+            Self::User { customer_id } => {
+                write!(f, "a user with this email in customer {customer_id:?}")
+            }
+        }
+    }
+}
+
+/// Another party holds the remote object this resource asks for.
+#[derive(Debug, thiserror::Error)]
+pub enum Conflict {
+    /// `holder` is as `Claim::describe_for` names it: only in the reader's own namespace by name.
+    #[error("{object} is already managed by {kind} {holder}")]
+    Claimed {
+        object: RemoteObject,
+        kind: &'static str,
+        holder: String,
+    },
+    #[error(
+        "{object} already exists in the Admin API and this resource did not create it; adoption is off (--adopt-existing=false)"
+    )]
+    AdoptionOff { object: RemoteObject },
 }
 
 impl From<super::plan::Unreachable> for Error {
     fn from(error: super::plan::Unreachable) -> Self {
-        Self::InvalidSpec(error.to_string())
+        Self::InvalidSpec {
+            field: error.field,
+            why: format!(
+                "{:?} in the spec but {:?} in the Admin API, which cannot change it",
+                error.wanted, error.found
+            ),
+        }
     }
 }
 
@@ -54,12 +171,13 @@ impl Error {
     pub fn reason(&self) -> Reason {
         match self {
             Self::CredentialsNotFound(_) => Reason::CredentialsNotFound,
-            Self::CredentialsRejected(_) => Reason::CredentialsRejected,
+            Self::ProjectNotFound { .. } => Reason::CredentialsRejected,
             Self::InvalidPassword(_) => Reason::InvalidPassword,
             Self::CustomerNotReady(_) => Reason::CustomerNotReady,
             Self::Conflict(_) => Reason::Conflict,
-            Self::InvalidSpec(_) => Reason::InvalidSpec,
+            Self::InvalidSpec { .. } => Reason::InvalidSpec,
             Self::Kube(_) => Reason::RemoteUnavailable,
+            Self::Internal { .. } => Reason::Internal,
             Self::Api(error) => match error.class() {
                 ErrorClass::Transient | ErrorClass::RateLimited | ErrorClass::NotFound => {
                     Reason::RemoteUnavailable
@@ -68,6 +186,7 @@ impl Error {
                 ErrorClass::Forbidden => Reason::Forbidden,
                 ErrorClass::Conflict => Reason::Conflict,
                 ErrorClass::Invalid => Reason::InvalidSpec,
+                ErrorClass::Internal => Reason::Internal,
             },
         }
     }
@@ -79,8 +198,11 @@ impl Error {
             Self::Api(error) => Retry::Backoff(error.retry_after()),
             Self::Kube(_) => Retry::Backoff(None),
             Self::CustomerNotReady(_) | Self::CredentialsNotFound(_) => Retry::Waiting,
-            Self::CredentialsRejected(_) => Retry::Recheck,
-            Self::InvalidPassword(_) | Self::Conflict(_) | Self::InvalidSpec(_) => Retry::Slowly,
+            Self::ProjectNotFound { .. } => Retry::Recheck,
+            Self::InvalidPassword(_)
+            | Self::Conflict(_)
+            | Self::InvalidSpec { .. }
+            | Self::Internal { .. } => Retry::Slowly,
         }
     }
 }
@@ -128,5 +250,97 @@ mod tests {
             message: "not admin".into(),
         });
         assert_eq!(forbidden.reason(), Reason::Forbidden);
+    }
+
+    #[test]
+    fn a_broken_invariant_is_internal_and_not_retried_as_transient() {
+        let bug = Error::Api(ApiError::Internal {
+            invariant: "the base URL cannot take a path",
+        });
+        assert_eq!(
+            (bug.reason(), bug.retry()),
+            (Reason::Internal, Retry::Slowly)
+        );
+        let own = Error::Internal { invariant: "x" };
+        assert_eq!(
+            (own.reason(), own.retry()),
+            (Reason::Internal, Retry::Slowly)
+        );
+        // A body the client cannot read is the service's trouble: retried with backoff.
+        let garbled = serde_json::from_str::<u8>("{").unwrap_err();
+        let decode = Error::Api(ApiError::Decode {
+            what: "the response body",
+            source: std::sync::Arc::new(garbled),
+        });
+        assert_eq!(
+            (decode.reason(), decode.retry()),
+            (Reason::RemoteUnavailable, Retry::Backoff(None))
+        );
+        assert!(
+            decode.chain().starts_with(
+                "unexpected response from the Admin API: cannot read the response body: invalid type"
+            ),
+            "{}",
+            decode.chain()
+        );
+    }
+
+    #[test]
+    fn messages_keep_their_context_and_name_their_source_once() {
+        let missing_project = Error::ProjectNotFound {
+            project_id: "p-1".into(),
+            source: ApiError::NotFound {
+                message: "no such project".into(),
+            },
+        };
+        let chain = missing_project.chain();
+        assert_eq!(chain.matches("no such project").count(), 1, "{chain}");
+        assert!(chain.contains("\"p-1\""), "{chain}");
+        assert_eq!(
+            (missing_project.reason(), missing_project.retry()),
+            (Reason::CredentialsRejected, Retry::Recheck)
+        );
+        let rejected = Error::from(PasswordGap::Rejected(ApiError::Invalid {
+            status: 400,
+            message: "password too weak".into(),
+        }));
+        assert_eq!(
+            rejected.chain(),
+            "the Admin API rejected the password: rejected by the Admin API (HTTP 400): password too weak"
+        );
+        assert_eq!(
+            (rejected.reason(), rejected.retry()),
+            (Reason::InvalidPassword, Retry::Slowly)
+        );
+        let claimed = Error::from(Conflict::Claimed {
+            object: RemoteObject::User {
+                customer_id: "c".into(),
+            },
+            kind: "CustomerUser",
+            holder: "a resource in another namespace".into(),
+        });
+        assert_eq!(
+            claimed.to_string(),
+            "a user with this email in customer \"c\" is already managed by CustomerUser a resource in another namespace"
+        );
+        let wait = Error::from(CustomerWait::RemoteGone {
+            customer_id: "c".into(),
+            source: ApiError::NotFound {
+                message: "gone".into(),
+            },
+        });
+        assert_eq!(
+            (wait.reason(), wait.retry()),
+            (Reason::CustomerNotReady, Retry::Waiting)
+        );
+        let spec = Error::from(super::super::plan::Unreachable {
+            field: "region",
+            wanted: "eu".into(),
+            found: "us".into(),
+        });
+        assert!(
+            spec.to_string().starts_with("spec.region: \"eu\""),
+            "{spec}"
+        );
     }
 }

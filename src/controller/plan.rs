@@ -2,6 +2,7 @@
 //! calls out: a create body, or the update that closes the difference. A spec that matches the
 //! remote object plans nothing. Ownership (may this resource write at all) is `ownership.rs`.
 
+use super::error::PasswordGap;
 use crate::admin_api::{Customer, CustomerPatch, NewCustomer, NewUser, Password, User, UserPatch};
 use crate::crd::{CustomerSpec, CustomerUserSpec};
 
@@ -94,14 +95,11 @@ pub fn user_patch(
 }
 
 /// The Admin API's documented password length, checked before any call.
-pub fn check_password_length(password: &Password) -> Result<(), String> {
-    let len = password.char_len();
-    if (16..=64).contains(&len) {
+pub fn check_password_length(password: &Password) -> Result<(), PasswordGap> {
+    if (16..=64).contains(&password.char_len()) {
         Ok(())
     } else {
-        // Never the value's length: a reader of the resource must learn nothing about a Secret
-        // they may not read.
-        Err("the password must be 16 to 64 characters long; the Secret's value is not".into())
+        Err(PasswordGap::Length)
     }
 }
 
@@ -253,7 +251,9 @@ mod tests {
     fn password_length_is_checked() {
         let password = Password::new("0123456789abcdef");
         assert!(check_password_length(&password).is_ok());
-        let refused = check_password_length(&Password::new("short")).unwrap_err();
+        let refused = check_password_length(&Password::new("short"))
+            .unwrap_err()
+            .to_string();
         assert!(
             refused.contains("16 to 64") && !refused.contains('5'),
             "{refused}"

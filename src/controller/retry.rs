@@ -29,7 +29,10 @@ pub fn backoff_delay(attempt: u32, retry_after: Option<Duration>, jitter: f64) -
 pub fn is_permanent(class: ErrorClass) -> bool {
     matches!(
         class,
-        ErrorClass::Invalid | ErrorClass::Forbidden | ErrorClass::Unauthorized
+        ErrorClass::Invalid
+            | ErrorClass::Forbidden
+            | ErrorClass::Unauthorized
+            | ErrorClass::Internal
     )
 }
 

@@ -9,7 +9,7 @@ use std::sync::{Mutex, PoisonError};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 
-use super::error::Error;
+use super::error::{CredentialsGap, Error, PasswordGap};
 use crate::admin_api::{Credentials, Password};
 use crate::crd::{Ownership, OwnershipStatus};
 
@@ -104,17 +104,17 @@ impl SecretReader {
         match reference {
             Some(name) => Ok((namespace.to_string(), name.to_string())),
             None => {
-                let default = self.default_credentials.clone().ok_or_else(|| {
-                    Error::CredentialsNotFound(
-                        "no credentials: set spec.credentialsSecretRef, or give the operator a default credentials Secret".into(),
-                    )
-                })?;
+                let default = self
+                    .default_credentials
+                    .clone()
+                    .ok_or(CredentialsGap::NoneConfigured)?;
                 if default_serves(&self.default_scope, namespace) {
                     Ok(default)
                 } else {
-                    Err(Error::CredentialsNotFound(format!(
-                        "the operator's default credentials do not serve namespace {namespace} (--default-credentials-namespaces): set spec.credentialsSecretRef"
-                    )))
+                    Err(CredentialsGap::OutOfScope {
+                        namespace: namespace.to_string(),
+                    }
+                    .into())
                 }
             }
         }
@@ -161,18 +161,22 @@ impl SecretReader {
     /// finalizer.
     async fn credentials(&self, secret: &SecretKey) -> Result<(Credentials, bool), Error> {
         let (namespace, name) = secret;
-        let read = self.read(secret).await?.ok_or_else(|| {
-            Error::CredentialsNotFound(format!("credentials Secret {namespace}/{name} not found"))
-        })?;
-        let field = |key: &str| {
+        let read = self
+            .read(secret)
+            .await?
+            .ok_or_else(|| CredentialsGap::SecretMissing {
+                namespace: namespace.clone(),
+                name: name.clone(),
+            })?;
+        let field = |key: &'static str| {
             read.data
                 .get(key)
                 .map(|value| value.trim().to_string())
                 .filter(|value| !value.is_empty())
-                .ok_or_else(|| {
-                    Error::CredentialsNotFound(format!(
-                        "credentials Secret {namespace}/{name} has no {key:?} key"
-                    ))
+                .ok_or_else(|| CredentialsGap::KeyMissing {
+                    namespace: namespace.clone(),
+                    name: name.clone(),
+                    key,
                 })
         };
         let credentials = Credentials {
@@ -194,14 +198,14 @@ impl SecretReader {
         secret: &SecretKey,
     ) -> Result<(Credentials, bool), Error> {
         match self.credentials(secret).await {
-            Err(Error::CredentialsNotFound(message)) => self
+            Err(Error::CredentialsNotFound(gap)) => self
                 .last_known
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .get(secret)
                 .cloned()
                 .map(|credentials| (credentials, true))
-                .ok_or(Error::CredentialsNotFound(message)),
+                .ok_or(Error::CredentialsNotFound(gap)),
             other => other,
         }
     }
@@ -218,17 +222,18 @@ impl SecretReader {
         let read = self
             .read(&(namespace.to_string(), name.to_string()))
             .await?
-            .ok_or_else(|| {
-                Error::InvalidPassword(format!("password Secret {namespace}/{name} not found"))
+            .ok_or_else(|| PasswordGap::SecretMissing {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
             })?;
         let password = read
             .data
             .get(key)
             .map(|value| Password::new(value.trim_end_matches(['\n', '\r'])))
-            .ok_or_else(|| {
-                Error::InvalidPassword(format!(
-                    "password Secret {namespace}/{name} has no {key:?} key"
-                ))
+            .ok_or_else(|| PasswordGap::KeyMissing {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                key: key.to_string(),
             })?;
         Ok((password, format!("{}/{key}", read.version)))
     }

@@ -13,7 +13,7 @@ use super::claims::Claim;
 use super::cleanup::{Parted, announce, release};
 use super::condition::{Readiness, Reason};
 use super::context::Context;
-use super::error::Error;
+use super::error::{Conflict, CustomerWait, Error, PasswordGap, RemoteObject};
 use super::events::{Happened, publish};
 use super::finalizer::{follow_secret, hold_secret_of};
 use super::managed::object_key;
@@ -53,13 +53,15 @@ async fn sync(
     status.customer_id = Some(target.customer_id.clone());
     status.project_id = Some(target.account.credentials.project_id.clone());
     let others = rivals(ctx, user, &target);
-    let what = format!("this email in customer {:?}", target.customer_id);
     let claim = claim_key(
         &target.account.credentials.project_id,
         &target.customer_id,
         user,
     );
-    check_claim(ctx, user, &claim, &others, status, &what).await?;
+    let wanted = RemoteObject::User {
+        customer_id: target.customer_id.clone(),
+    };
+    check_claim(ctx, user, &claim, &others, status, wanted).await?;
     let mut password = desired_password(ctx, user, status).await?;
     let resync = pass::resync_request(user, status.last_resync.as_deref());
     let first_look = observe(ctx, &target, resync.as_ref().map(|r| r.1)).await;
@@ -150,10 +152,12 @@ fn forget_applied(password: Option<&mut DesiredPassword>, status: &mut CustomerU
 }
 
 fn adoption_refused(target: &Target) -> Error {
-    Error::Conflict(format!(
-        "a user with this email already exists in customer {:?} and this resource did not create it; adoption is off (--adopt-existing=false)",
-        target.customer_id
-    ))
+    Conflict::AdoptionOff {
+        object: RemoteObject::User {
+            customer_id: target.customer_id.clone(),
+        },
+    }
+    .into()
 }
 
 enum Made {
@@ -312,8 +316,10 @@ async fn update(
 /// public): say so.
 fn write_error(error: ApiError) -> Error {
     match error {
-        ApiError::Invalid { message, .. } if message.to_ascii_lowercase().contains("password") => {
-            Error::InvalidPassword(format!("the Admin API rejected the password: {message}"))
+        ApiError::Invalid { ref message, .. }
+            if message.to_ascii_lowercase().contains("password") =>
+        {
+            PasswordGap::Rejected(error).into()
         }
         other => other.into(),
     }
@@ -332,7 +338,7 @@ async fn desired_password(
         .secrets
         .password(&namespace, &reference.name, &reference.key)
         .await?;
-    check_password_length(&password).map_err(Error::InvalidPassword)?;
+    check_password_length(&password)?;
     let applied = status.password_version.as_deref() == Some(version.as_str());
     Ok(Some(DesiredPassword {
         password,
@@ -351,12 +357,13 @@ async fn observe(
         .users(&ctx.admin, credentials, &target.customer_id, max_age)
         .await
         .map_err(|error| match error {
-            ApiError::NotFound { message } => {
+            ApiError::NotFound { .. } => {
                 ctx.snapshots.invalidate_customers(&credentials.project_id);
-                Error::CustomerNotReady(format!(
-                    "customer {:?} not found in the Admin API ({message})",
-                    target.customer_id
-                ))
+                CustomerWait::RemoteGone {
+                    customer_id: target.customer_id.clone(),
+                    source: error,
+                }
+                .into()
             }
             other => other.into(),
         })
@@ -405,9 +412,9 @@ async fn delete_remote(
     let secret = status.owner.credentials_secret.as_deref();
     let account = match ctx.secrets.account_for_cleanup(&namespace, secret).await {
         Ok(account) => account,
-        Err(Error::CredentialsNotFound(message)) => {
+        Err(Error::CredentialsNotFound(gap)) => {
             return Ok(Parted::Stranded(format!(
-                "left remote user {recorded_id} of customer {customer_id:?} in place: {message}"
+                "left remote user {recorded_id} of customer {customer_id:?} in place: {gap}"
             )));
         }
         Err(error) => return Err(error),

@@ -6,7 +6,7 @@ use kube::runtime::reflector::ObjectRef;
 
 use super::condition::READY;
 use super::context::Context;
-use super::error::Error;
+use super::error::{CustomerWait, Error};
 use super::managed::Managed;
 use super::secret_reader::Account;
 use crate::crd::{Customer, CustomerUser};
@@ -25,8 +25,8 @@ pub async fn target(ctx: &Context, user: &CustomerUser) -> Result<Target, Error>
             let customer = ctx
                 .customers
                 .get(&ObjectRef::<Customer>::new(&reference.name).within(&namespace))
-                .ok_or_else(|| {
-                    Error::CustomerNotReady(format!("Customer {} not found", reference.name))
+                .ok_or_else(|| CustomerWait::Missing {
+                    name: reference.name.clone(),
                 })?;
             customer_ready(&customer)?;
             let customer_id = customer
@@ -40,7 +40,12 @@ pub async fn target(ctx: &Context, user: &CustomerUser) -> Result<Target, Error>
             user.credentials_ref().map(str::to_string),
             customer_id.clone(),
         ),
-        (None, None) => return Err(Error::InvalidSpec("set customerRef or customerId".into())),
+        (None, None) => {
+            return Err(Error::InvalidSpec {
+                field: "customerRef",
+                why: "set customerRef or customerId".into(),
+            });
+        }
     };
     let account = ctx.secrets.account(&namespace, secret.as_deref()).await?;
     Ok(Target {
@@ -53,9 +58,7 @@ pub async fn target(ctx: &Context, user: &CustomerUser) -> Result<Target, Error>
 fn customer_ready(customer: &Customer) -> Result<(), Error> {
     let name = customer.name_any();
     if customer.metadata.deletion_timestamp.is_some() {
-        return Err(Error::CustomerNotReady(format!(
-            "Customer {name} is being deleted"
-        )));
+        return Err(CustomerWait::Deleting { name }.into());
     }
     let ready = customer
         .status
@@ -65,12 +68,12 @@ fn customer_ready(customer: &Customer) -> Result<(), Error> {
         Some(c) if c.status == "True" && c.observed_generation == customer.metadata.generation => {
             Ok(())
         }
-        Some(c) => Err(Error::CustomerNotReady(format!(
-            "Customer {name} is not Ready ({}): {}",
-            c.reason, c.message
-        ))),
-        None => Err(Error::CustomerNotReady(format!(
-            "Customer {name} is not Ready yet"
-        ))),
+        Some(c) => Err(CustomerWait::NotReady {
+            name,
+            reason: c.reason.clone(),
+            message: c.message.clone(),
+        }
+        .into()),
+        None => Err(CustomerWait::NotReadyYet { name }.into()),
     }
 }
