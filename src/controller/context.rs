@@ -43,6 +43,8 @@ pub struct Context {
     pub secrets: SecretReader,
     pub customers: Store<Customer>,
     pub users: Store<CustomerUser>,
+    /// Users by email and by Customer, kept with `users`.
+    pub user_index: super::user_index::UserIndex,
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
     pub settings: Settings,

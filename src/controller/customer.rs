@@ -405,11 +405,10 @@ async fn users_left(ctx: &Context, customer: &Customer) -> Result<usize, Error> 
             .is_some_and(|r| r.name == name)
     };
     let cached = ctx
-        .users
-        .state()
+        .user_index
+        .of_customer(&kube::runtime::reflector::ObjectRef::from_obj(customer))
         .iter()
-        .filter(|user| user.namespace().as_deref() == Some(namespace.as_str()))
-        .filter(|user| names_this(user))
+        .filter(|reference| ctx.users.get(reference).is_some())
         .count();
     if cached > 0 {
         return Ok(cached);

@@ -20,7 +20,9 @@ mod retry; // when to look again
 mod secret_reader; // observe: the Secrets a pass acts with
 mod status; // record: status
 mod user; // the CustomerUser pass
+mod user_index; // observe: users by email and by Customer
 mod user_target; // observe: where a user lives
+mod wakes; // wiring: which change of one kind wakes the other
 
 #[cfg(test)]
 mod tests;
@@ -84,65 +86,60 @@ pub async fn run(
     let watch = watcher::Config::default().any_semantic();
     let controller_config = ControllerConfig::default().concurrency(config.concurrency);
 
-    // The caches see every change; a pass is triggered only by what a person changes (see
-    // `trigger_hash`), so the operator's own status writes never come back as passes and a backoff
-    // or `Retry-After` holds.
+    // One watch per kind feeds its cache, its own passes and the other kind's wake-ups. A pass is
+    // triggered only by what a person changes (see `trigger_hash`), so the operator's own status
+    // writes never come back as passes and a backoff or `Retry-After` holds.
+    let user_index = user_index::UserIndex::default();
     let (customer_store, customer_writer) = reflector::store();
+    let (user_store, user_writer) = reflector::store();
+    let (wake_users, users_woken) = futures::channel::mpsc::unbounded();
+    let (wake_customers, customers_woken) = futures::channel::mpsc::unbounded();
+
+    // A Customer wakes its users when its readiness changes (they wait for it to be Ready).
+    let mut readiness = wakes::CustomerReadiness::default();
+    let index = user_index.clone();
     let customer_events = reflector(
         customer_writer,
-        watcher(customers.clone(), watch.clone()).modify(trim::<Customer>),
+        watcher(customers, watch.clone()).modify(trim::<Customer>),
     )
+    .inspect(move |event| {
+        if let Ok(event) = event {
+            for user in readiness.users_to_wake(event, &index) {
+                let _ = wake_users.unbounded_send(user);
+            }
+        }
+    })
     .applied_objects()
     .predicate_filter(
         |c: &Customer| Some(trigger_hash(c)),
         PredicateConfig::default(),
     );
-    let customer_controller = Controller::for_stream(customer_events, customer_store.clone())
-        .with_config(controller_config.clone());
-    let (user_store, user_writer) = reflector::store();
+    // A user's change or deletion wakes its Customer only while that Customer is being deleted
+    // (it waits for its users to be gone; otherwise it needs nothing from them).
+    let (index, deleting) = (user_index.clone(), customer_store.clone());
     let user_events = reflector(
         user_writer,
-        watcher(users.clone(), watch.clone()).modify(trim::<CustomerUser>),
+        watcher(users, watch).modify(trim::<CustomerUser>),
     )
+    .inspect(move |event| {
+        if let Ok(event) = event {
+            index.follow(event);
+            if let Some(customer) = wakes::deleting_customer(event, &deleting) {
+                let _ = wake_customers.unbounded_send(customer);
+            }
+        }
+    })
     .applied_objects()
     .predicate_filter(
         |u: &CustomerUser| Some(trigger_hash(u)),
         PredicateConfig::default(),
     );
-    let user_controller =
-        Controller::for_stream(user_events, user_store.clone()).with_config(controller_config);
-
-    // A user's change wakes its Customer only while that Customer is being deleted (it waits for
-    // its users; otherwise it needs nothing from them); a Customer's change wakes its users (they
-    // wait for it to be Ready).
-    let deleting = customer_store.clone();
-    let customer_controller =
-        customer_controller.watches(users, watch.clone(), move |user: CustomerUser| {
-            let namespace = user.namespace()?;
-            let customer =
-                ObjectRef::<Customer>::new(&user.spec.customer_ref?.name).within(&namespace);
-            deleting
-                .get(&customer)
-                .filter(|c| c.metadata.deletion_timestamp.is_some())?;
-            Some(customer)
-        });
-    let users_of = user_store.clone();
-    let user_controller = user_controller.watches(customers, watch, move |customer: Customer| {
-        let (namespace, name) = (customer.namespace(), customer.name_any());
-        users_of
-            .state()
-            .into_iter()
-            .filter(|user| {
-                user.namespace() == namespace
-                    && user
-                        .spec
-                        .customer_ref
-                        .as_ref()
-                        .is_some_and(|r| r.name == name)
-            })
-            .map(|user| ObjectRef::from_obj(user.as_ref()))
-            .collect::<Vec<_>>()
-    });
+    let customer_controller = Controller::for_stream(customer_events, customer_store.clone())
+        .with_config(controller_config.clone())
+        .reconcile_on(customers_woken);
+    let user_controller = Controller::for_stream(user_events, user_store.clone())
+        .with_config(controller_config)
+        .reconcile_on(users_woken);
 
     let reporter = Reporter {
         controller: FIELD_MANAGER.into(),
@@ -159,6 +156,7 @@ pub async fn run(
         ),
         customers: customer_store,
         users: user_store,
+        user_index,
         recorder: Recorder::new(kube, reporter),
         metrics,
         settings: config.settings.clone(),

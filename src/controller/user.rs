@@ -473,9 +473,10 @@ fn claim_key(project: &str, customer_id: &str, user: &CustomerUser) -> String {
 fn rivals(ctx: &Context, user: &CustomerUser, target: &Target) -> Vec<Claim> {
     let email = email_key(&user.spec.email);
     let project = target.account.credentials.project_id.as_str();
-    ctx.users
-        .state()
+    ctx.user_index
+        .with_email(&email)
         .iter()
+        .filter_map(|reference| ctx.users.get(reference))
         .filter(|other| email_key(&other.spec.email) == email)
         .filter(|other| {
             other.status.as_ref().is_some_and(|s| {

@@ -204,6 +204,7 @@ impl World {
             secrets: SecretReader::new(client.clone(), None, Vec::new()),
             customers: customer_store,
             users: user_store,
+            user_index: crate::controller::user_index::UserIndex::default(),
             recorder: Recorder::new(client, reporter),
             metrics,
             settings: Settings {
@@ -244,6 +245,9 @@ impl World {
     pub fn user(&mut self, user: &CustomerUser) {
         self.users
             .apply_watcher_event(&watcher::Event::Apply(user.clone()));
+        self.ctx
+            .user_index
+            .follow(&watcher::Event::Apply(user.clone()));
         let path = format!(
             "/apis/admin.corti.app/v1alpha1/namespaces/{NS}/customerusers/{}",
             name(user)

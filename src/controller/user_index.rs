@@ -1,0 +1,214 @@
+//! Observe: two indexes over the CustomerUser cache, kept from the same watch events as the cache,
+//! so that no pass scans every cached user: the users with a given email (rivals for a claim) and
+//! the users of a given Customer (whom its change wakes, whether it still has users).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use kube::ResourceExt;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+
+use crate::crd::{Customer, CustomerUser};
+use crate::observe::email_key;
+
+type UserRef = ObjectRef<CustomerUser>;
+
+#[derive(Debug, Default)]
+struct Maps {
+    by_email: HashMap<String, HashSet<UserRef>>,
+    by_customer: HashMap<ObjectRef<Customer>, HashSet<UserRef>>,
+}
+
+impl Maps {
+    fn insert(&mut self, user: &CustomerUser) {
+        let reference = ObjectRef::from_obj(user);
+        self.by_email
+            .entry(email_key(&user.spec.email))
+            .or_default()
+            .insert(reference.clone());
+        if let Some(customer) = customer_of(user) {
+            self.by_customer
+                .entry(customer)
+                .or_default()
+                .insert(reference);
+        }
+    }
+
+    fn remove(&mut self, user: &CustomerUser) {
+        let reference = ObjectRef::from_obj(user);
+        remove_from(&mut self.by_email, &email_key(&user.spec.email), &reference);
+        if let Some(customer) = customer_of(user) {
+            remove_from(&mut self.by_customer, &customer, &reference);
+        }
+    }
+}
+
+fn remove_from<K: std::hash::Hash + Eq>(
+    map: &mut HashMap<K, HashSet<UserRef>>,
+    key: &K,
+    reference: &UserRef,
+) {
+    if let Some(set) = map.get_mut(key) {
+        set.remove(reference);
+        if set.is_empty() {
+            map.remove(key);
+        }
+    }
+}
+
+/// The Customer a user names by `customerRef` (none for a `customerId` user).
+pub fn customer_of(user: &CustomerUser) -> Option<ObjectRef<Customer>> {
+    let name = &user.spec.customer_ref.as_ref()?.name;
+    Some(ObjectRef::new(name).within(&user.namespace()?))
+}
+
+/// Email and `customerRef` are immutable (the CRD says so), so an entry never moves; a relist
+/// rebuilds the index beside the live one and swaps it in when complete, as the cache does.
+#[derive(Clone, Debug, Default)]
+pub struct UserIndex {
+    live: Arc<RwLock<Maps>>,
+    relist: Arc<RwLock<Option<Maps>>>,
+}
+
+impl UserIndex {
+    /// Follows one watch event, before the cache's own copy is read by any pass.
+    pub fn follow(&self, event: &watcher::Event<CustomerUser>) {
+        match event {
+            watcher::Event::Apply(user) => self.write().insert(user),
+            watcher::Event::Delete(user) => self.write().remove(user),
+            watcher::Event::Init => *self.relisting() = Some(Maps::default()),
+            watcher::Event::InitApply(user) => {
+                if let Some(maps) = self.relisting().as_mut() {
+                    maps.insert(user);
+                }
+            }
+            watcher::Event::InitDone => {
+                if let Some(maps) = self.relisting().take() {
+                    *self.write() = maps;
+                }
+            }
+        }
+    }
+
+    /// Users whose email is `email` under `email_key`, in any namespace.
+    pub fn with_email(&self, email: &str) -> Vec<UserRef> {
+        self.read(|maps| maps.by_email.get(email).map(collect))
+    }
+
+    /// Users whose `customerRef` names `customer`.
+    pub fn of_customer(&self, customer: &ObjectRef<Customer>) -> Vec<UserRef> {
+        self.read(|maps| maps.by_customer.get(customer).map(collect))
+    }
+
+    fn read(&self, find: impl FnOnce(&Maps) -> Option<Vec<UserRef>>) -> Vec<UserRef> {
+        find(&self.live.read().unwrap_or_else(PoisonError::into_inner)).unwrap_or_default()
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Maps> {
+        self.live.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn relisting(&self) -> std::sync::RwLockWriteGuard<'_, Option<Maps>> {
+        self.relist.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn collect(set: &HashSet<UserRef>) -> Vec<UserRef> {
+    set.iter().cloned().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn user(name: &str, email: &str, customer: &str) -> CustomerUser {
+        serde_json::from_value(json!({
+            "apiVersion": "admin.corti.app/v1alpha1",
+            "kind": "CustomerUser",
+            "metadata": { "name": name, "namespace": "tenants" },
+            "spec": {
+                "customerRef": { "name": customer },
+                "email": email,
+                "firstName": "A",
+                "lastName": "B"
+            }
+        }))
+        .expect("a user")
+    }
+
+    fn contoso() -> ObjectRef<Customer> {
+        ObjectRef::new("contoso").within("tenants")
+    }
+
+    #[test]
+    fn finds_rivals_by_email_case_insensitively_and_forgets_deleted_users() {
+        let index = UserIndex::default();
+        let jane = user("jane", "Jane@Contoso.example", "contoso");
+        let twin = user("jane-2", "jane@contoso.example ", "contoso");
+        index.follow(&watcher::Event::Apply(jane.clone()));
+        index.follow(&watcher::Event::Apply(twin.clone()));
+        index.follow(&watcher::Event::Apply(user(
+            "bob",
+            "bob@x.example",
+            "other",
+        )));
+        let mut rivals = index.with_email(&email_key("JANE@contoso.example"));
+        rivals.sort_by(|a, b| a.name.cmp(&b.name));
+        assert_eq!(
+            rivals.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            ["jane", "jane-2"]
+        );
+        assert_eq!(index.of_customer(&contoso()).len(), 2);
+        index.follow(&watcher::Event::Delete(jane));
+        assert_eq!(
+            index.with_email(&email_key("jane@contoso.example")).len(),
+            1
+        );
+        index.follow(&watcher::Event::Delete(twin));
+        assert!(
+            index
+                .with_email(&email_key("jane@contoso.example"))
+                .is_empty()
+        );
+        assert!(index.of_customer(&contoso()).is_empty());
+    }
+
+    #[test]
+    fn a_relist_drops_users_deleted_while_the_watch_was_down() {
+        let index = UserIndex::default();
+        index.follow(&watcher::Event::Apply(user(
+            "gone",
+            "g@x.example",
+            "contoso",
+        )));
+        index.follow(&watcher::Event::Init);
+        index.follow(&watcher::Event::InitApply(user(
+            "kept",
+            "k@x.example",
+            "contoso",
+        )));
+        // Until the relist is complete, the index answers from what it had.
+        assert_eq!(index.of_customer(&contoso())[0].name, "gone");
+        index.follow(&watcher::Event::InitDone);
+        let names: Vec<_> = index
+            .of_customer(&contoso())
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(names, ["kept"]);
+        assert!(index.with_email("g@x.example").is_empty());
+    }
+
+    #[test]
+    fn a_user_by_customer_id_is_indexed_by_email_only() {
+        let index = UserIndex::default();
+        let mut direct = user("direct", "d@x.example", "contoso");
+        direct.spec.customer_ref = None;
+        direct.spec.customer_id = Some("contoso".into());
+        index.follow(&watcher::Event::Apply(direct));
+        assert_eq!(index.with_email("d@x.example").len(), 1);
+        assert!(index.of_customer(&contoso()).is_empty());
+    }
+}
