@@ -90,9 +90,9 @@ fn render(args: &[&str]) -> Vec<Value> {
 }
 
 fn documents(yaml: &str) -> Vec<Value> {
-    serde_yaml::Deserializer::from_str(yaml)
+    serde_norway::Deserializer::from_str(yaml)
         .map(|document| {
-            let value = <serde_yaml::Value as serde::Deserialize>::deserialize(document)
+            let value = <serde_norway::Value as serde::Deserialize>::deserialize(document)
                 .expect("helm renders YAML");
             serde_json::to_value(value).expect("YAML converts to JSON")
         })
