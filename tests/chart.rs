@@ -17,6 +17,8 @@ mod platform;
 mod release;
 #[path = "chart/simulator.rs"]
 mod simulator;
+#[path = "chart/walkthrough.rs"]
+mod walkthrough;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
