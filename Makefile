@@ -1,6 +1,6 @@
 # The commands the README names. Each works on a fresh machine: what they need is installed or built
 # (and cached) by the scripts they call.
-.PHONY: quickstart test test-unit test-reconcile test-e2e lint deny deny-advisories crds fmt
+.PHONY: quickstart test test-unit test-reconcile test-e2e lint deny deny-advisories actionlint crds fmt
 
 # Local control plane + simulator + operator + deploy/examples, then prints what it made.
 quickstart:
@@ -37,7 +37,19 @@ deny: $(DENY)
 deny-advisories: $(DENY)
 	$(DENY) check advisories
 
-lint: deny
+# actionlint (GitHub Actions workflows), built from its Go module into a cache outside the clone,
+# keyed by its version. It also runs shellcheck on `run:` scripts when shellcheck is installed.
+ACTIONLINT_VERSION := v1.7.12
+ACTIONLINT := $(HOME)/.cache/corti-operator/tools/actionlint-$(ACTIONLINT_VERSION)/bin/actionlint
+
+$(ACTIONLINT):
+	GOBIN=$(@D) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+
+actionlint: $(ACTIONLINT)
+	$(ACTIONLINT) .github/workflows/*.yml
+
+lint: deny actionlint
+	deploy/release-check >/dev/null
 	cargo fmt --all -- --check
 	cargo clippy --all-targets --locked -- -D warnings
 	cargo clippy --lib --bins --locked -- -D warnings -D clippy::unwrap_used -D clippy::expect_used

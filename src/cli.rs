@@ -110,7 +110,7 @@ pub enum CliError {
     #[error("cannot write CRDs")]
     Crds(#[source] std::io::Error),
     #[error("cannot render CRDs")]
-    Yaml(#[source] serde_yaml::Error),
+    Yaml(#[source] serde_norway::Error),
 }
 
 fn parse_secret_key(value: &str) -> Result<SecretKey, String> {

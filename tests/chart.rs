@@ -7,6 +7,19 @@
 
 mod support;
 
+// Newer parts of the chart, each in tests/chart/: the simulator option, the options for real
+// platforms, and the release's versions and image.
+#[path = "chart/crd_upgrade.rs"]
+mod crd_upgrade;
+#[path = "chart/platform.rs"]
+mod platform;
+#[path = "chart/release.rs"]
+mod release;
+#[path = "chart/simulator.rs"]
+mod simulator;
+#[path = "chart/walkthrough.rs"]
+mod walkthrough;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Once;
@@ -90,9 +103,9 @@ fn render(args: &[&str]) -> Vec<Value> {
 }
 
 fn documents(yaml: &str) -> Vec<Value> {
-    serde_yaml::Deserializer::from_str(yaml)
+    serde_norway::Deserializer::from_str(yaml)
         .map(|document| {
-            let value = <serde_yaml::Value as serde::Deserialize>::deserialize(document)
+            let value = <serde_norway::Value as serde::Deserialize>::deserialize(document)
                 .expect("helm renders YAML");
             serde_json::to_value(value).expect("YAML converts to JSON")
         })
@@ -450,6 +463,8 @@ fn helm_template_renders_each_rbac_shape() {
         kinds(&docs),
         [
             "ClusterRole/corti-corti-operator",
+            "ClusterRole/corti-corti-operator-edit",
+            "ClusterRole/corti-corti-operator-view",
             "ClusterRoleBinding/corti-corti-operator",
             "Deployment/corti-corti-operator",
             "Service/corti-corti-operator-metrics",
@@ -489,12 +504,15 @@ fn helm_template_renders_each_rbac_shape() {
         "no wildcard verbs: {rules}"
     );
 
-    // One namespace: a Role there, nothing cluster-wide; a default Secret readable by name only.
+    // One namespace: a Role there, nothing cluster-wide for the operator (the aggregated roles
+    // are for people, bound by nobody here); a default Secret readable by name only.
     let docs = render(&[
         "--set",
         "watchNamespaces={tenants}",
         "--set",
         "defaultCredentialsSecret.name=corti-admin",
+        "--set",
+        "rbac.aggregateToDefaultRoles=false",
     ]);
     assert!(
         !docs

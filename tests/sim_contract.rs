@@ -20,7 +20,7 @@ fn contract_path() -> std::path::PathBuf {
 
 fn load_contract() -> Value {
     let text = std::fs::read_to_string(contract_path()).unwrap();
-    serde_yaml::from_str(&text).unwrap()
+    serde_norway::from_str(&text).unwrap()
 }
 
 #[test]

@@ -13,6 +13,7 @@ use super::{DeletionPolicy, SecretRef};
     group = "admin.corti.app",
     version = "v1alpha1",
     kind = "Customer",
+    doc = "A customer (a hospital, a clinic) of a Corti Embedded Assistant project, kept in sync with the Corti Admin API by corti-operator: created, updated, adopted and, with deletionPolicy Delete, deleted there. status.conditions[Ready] says where it stands.",
     namespaced,
     status = "CustomerStatus",
     shortname = "ccust",
@@ -116,6 +117,7 @@ pub struct CustomerStatus {
     pub last_resync: Option<String>,
     /// `Ready` says whether the remote customer matches the spec, and if not, why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "super::conditions_schema")]
     pub conditions: Vec<Condition>,
 }
 

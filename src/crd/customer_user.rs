@@ -13,6 +13,7 @@ use super::{DeletionPolicy, LocalRef, SecretRef};
     group = "admin.corti.app",
     version = "v1alpha1",
     kind = "CustomerUser",
+    doc = "A user (a clinician who logs in) of a Corti customer, kept in sync with the Corti Admin API by corti-operator: created, updated, enabled or disabled, given a password and, with deletionPolicy Delete (the default), deleted there. status.conditions[Ready] says where it stands.",
     namespaced,
     status = "CustomerUserStatus",
     shortname = "cuser",
@@ -62,9 +63,13 @@ pub struct CustomerUserSpec {
     )]
     pub email: String,
 
+    /// The user's first (given) name, as shown in the Console. Changes are applied to the
+    /// remote user.
     #[schemars(length(min = 1))]
     pub first_name: String,
 
+    /// The user's last (family) name, as shown in the Console. Changes are applied to the remote
+    /// user.
     #[schemars(length(min = 1))]
     pub last_name: String,
 
@@ -134,5 +139,6 @@ pub struct CustomerUserStatus {
     pub last_resync: Option<String>,
     /// `Ready` says whether the remote user matches the spec, and if not, why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "super::conditions_schema")]
     pub conditions: Vec<Condition>,
 }

@@ -9,6 +9,7 @@ pub use customer_user::{CustomerUser, CustomerUserSpec, CustomerUserStatus, Pass
 pub use ownership_status::OwnershipStatus;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::CustomResourceExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -69,12 +70,24 @@ pub enum Ownership {
     Adopted,
 }
 
+/// `status.conditions` as a list map keyed by `type`: server-side apply then merges conditions one
+/// type at a time, so another manager's condition is never replaced by the operator's list.
+fn conditions_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let mut schema = generator.subschema_for::<Vec<Condition>>();
+    schema.insert("x-kubernetes-list-type".into(), "map".into());
+    schema.insert(
+        "x-kubernetes-list-map-keys".into(),
+        serde_json::json!(["type"]),
+    );
+    schema
+}
+
 /// The CRDs, in the order they are installed.
 pub fn crds() -> Vec<CustomResourceDefinition> {
     vec![Customer::crd(), CustomerUser::crd()]
 }
 
 /// A CRD as the YAML file committed under `crds/`.
-pub fn crd_yaml(crd: &CustomResourceDefinition) -> Result<String, serde_yaml::Error> {
-    serde_yaml::to_string(crd)
+pub fn crd_yaml(crd: &CustomResourceDefinition) -> Result<String, serde_norway::Error> {
+    serde_norway::to_string(crd)
 }

@@ -187,16 +187,16 @@ pub async fn client_from_kubeconfig(path: &Path) -> Client {
 pub fn impersonating_kubeconfig(dir: &Path, namespace: &str, name: &str) -> PathBuf {
     let admin = control_plane().kubeconfig_path();
     let text = std::fs::read_to_string(admin).expect("the admin kubeconfig is readable");
-    let mut config: serde_yaml::Value =
-        serde_yaml::from_str(&text).expect("the admin kubeconfig is YAML");
+    let mut config: serde_norway::Value =
+        serde_norway::from_str(&text).expect("the admin kubeconfig is YAML");
     let users = config
         .get_mut("users")
-        .and_then(serde_yaml::Value::as_sequence_mut)
+        .and_then(serde_norway::Value::as_sequence_mut)
         .expect("the admin kubeconfig has users");
     for user in users {
         let user = user
             .get_mut("user")
-            .and_then(serde_yaml::Value::as_mapping_mut)
+            .and_then(serde_norway::Value::as_mapping_mut)
             .expect("each kubeconfig user has a `user` map");
         user.insert(
             "as".into(),
@@ -204,7 +204,7 @@ pub fn impersonating_kubeconfig(dir: &Path, namespace: &str, name: &str) -> Path
         );
     }
     let path = dir.join(format!("kubeconfig-{namespace}-{name}"));
-    let text = serde_yaml::to_string(&config).expect("a kubeconfig serializes");
+    let text = serde_norway::to_string(&config).expect("a kubeconfig serializes");
     std::fs::write(&path, text).expect("the impersonating kubeconfig is writable");
     path
 }

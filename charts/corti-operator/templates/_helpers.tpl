@@ -91,3 +91,48 @@ apply), Events, and reading Secrets by name (credentials and passwords; never li
   resources: ["customers", "customerusers"]
   verbs: ["get", "list", "watch"]
 {{- end }}
+
+{{/* Where the operator sends its Admin API calls: the chart's simulator when it is enabled. */}}
+{{- define "corti-operator.adminApiUrl" -}}
+{{- if .Values.simulator.enabled }}
+{{- printf "http://%s.%s.svc:%d" (include "corti-operator.simulatorName" .) .Release.Namespace (int .Values.simulator.port) }}
+{{- else }}
+{{- .Values.adminApiUrl }}
+{{- end }}
+{{- end }}
+
+{{/* The default credentials Secret: the one named in values, else the simulator's demo one. */}}
+{{- define "corti-operator.defaultCredentialsSecretName" -}}
+{{- if .Values.defaultCredentialsSecret.name }}
+{{- .Values.defaultCredentialsSecret.name }}
+{{- else if .Values.simulator.enabled }}
+{{- include "corti-operator.simulatorName" . }}-credentials
+{{- end }}
+{{- end }}
+
+{{- define "corti-operator.simulatorName" -}}
+{{- printf "%s-simulator" (include "corti-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The simulator's Pods: another app name, so the operator's selector never matches them. */}}
+{{- define "corti-operator.simulatorSelectorLabels" -}}
+app.kubernetes.io/name: corti-admin-sim
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "corti-operator.simulatorImage" -}}
+{{- if .Values.simulator.image.repository }}
+{{- printf "%s:%s" .Values.simulator.image.repository (default .Chart.AppVersion .Values.simulator.image.tag) }}
+{{- else }}
+{{- include "corti-operator.image" . }}
+{{- end }}
+{{- end }}
+
+{{- define "corti-operator.simulatorLabels" -}}
+helm.sh/chart: {{ include "corti-operator.chart" . }}
+{{ include "corti-operator.simulatorSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: simulator
+app.kubernetes.io/part-of: corti-operator
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
