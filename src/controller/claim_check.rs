@@ -18,7 +18,7 @@ pub fn claim_of<K: Managed>(object: &K) -> Claim {
         created: object.meta().creation_timestamp.clone(),
         owns: object
             .current_status()
-            .is_some_and(|s| K::owner(s).ownership.is_some()),
+            .is_some_and(|s| K::sync_status(s).owner.ownership.is_some()),
     }
 }
 
@@ -35,8 +35,8 @@ pub async fn check_claim<K: Managed>(
     let Err(holder) = claims::check(&ctx.claims, key, &claim_of(object), others) else {
         return Ok(());
     };
-    if K::owner(status).ownership.is_some() {
-        *K::owner_mut(status) = OwnershipStatus::default();
+    if K::sync_status(status).owner.ownership.is_some() {
+        K::sync_status_mut(status).owner = OwnershipStatus::default();
         let note =
             "another resource holds this remote object; this one gives up its ownership record";
         publish(ctx, object, Happened::ClaimLost, note).await;

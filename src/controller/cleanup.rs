@@ -70,7 +70,7 @@ pub async fn release<K: Managed>(
     ctx.forget(&object_key(object));
     let held = object
         .current_status()
-        .and_then(|s| K::owner(s).credentials_secret.clone());
+        .and_then(|s| K::sync_status(s).owner.credentials_secret.clone());
     if let Some(secret) = held {
         // The resource is gone now, so no later pass retries this: try a few times here.
         for attempt in 1..=3_u32 {

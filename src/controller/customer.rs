@@ -60,19 +60,19 @@ async fn sync(
         customer_id: key.clone(),
     };
     check_claim(ctx, customer, &claim, &others, status, wanted).await?;
-    let resync = pass::resync_request(customer, status.last_resync.as_deref());
+    let resync = pass::resync_request(customer, status.sync.last_resync.as_deref());
     let first_look = observe(ctx, &account.credentials, resync.as_ref().map(|r| r.1)).await;
     ctx.record_credentials(&namespace, &account, &first_look)
         .await;
     let mut observed = first_look?;
-    status.last_resync = resync.map(|r| r.0).or(status.last_resync.take());
+    status.sync.last_resync = resync.map(|r| r.0).or(status.sync.last_resync.take());
     if !observed.contains_key(&key) {
         observed = observe(ctx, &account.credentials, Some(FRESH)).await?;
     }
     let remote = observed.get(&key).cloned();
 
     // Decide, then act: create, then at most one update; or adopt, then at most one update.
-    let record = Record::new(&status.owner, recorded_identity(status));
+    let record = Record::new(&status.sync.owner, recorded_identity(status));
     let step = ownership_step(&record, remote, identify, ctx.settings.adopt_existing);
     let current = match step {
         OwnershipStep::Refuse => return Err(adoption_refused(&key)),
@@ -94,7 +94,7 @@ async fn sync(
             found
         }
         OwnershipStep::Confirm(current) => {
-            status.owner.ownership = Some(Ownership::Created);
+            status.sync.owner.ownership = Some(Ownership::Created);
             let note =
                 "created the remote customer (found again after its create response was lost)";
             publish(ctx, customer, Happened::Created, note).await;
@@ -105,7 +105,7 @@ async fn sync(
     // The owned object's identity is on record before the update, which may fail.
     status.customer_id = Some(current.customer_id.clone());
     status.created_at.clone_from(&current.created_at);
-    follow_secret(ctx, customer, &mut status.owner, &account).await?;
+    follow_secret(ctx, customer, &mut status.sync.owner, &account).await?;
     let remote = match customer_patch(&customer.spec, &current)? {
         Some(patch) => update(ctx, customer, &account.credentials, current, patch).await?,
         None => current,
@@ -162,8 +162,8 @@ async fn create(
     key: &str,
 ) -> Result<Made, Error> {
     let project = &account.credentials.project_id;
-    let previous = (status.owner.clone(), status.created_at.clone());
-    status.owner = account.owns(Ownership::Creating);
+    let previous = (status.sync.owner.clone(), status.created_at.clone());
+    status.sync.owner = account.owns(Ownership::Creating);
     hold_secret_of(ctx, customer, account).await?;
     let intent = Readiness::not_ready(Reason::Creating, "creating the remote customer");
     commit_midway(ctx, customer, status.clone(), &intent).await?;
@@ -171,7 +171,7 @@ async fn create(
     match ctx.admin.create_customer(&account.credentials, &body).await {
         Ok(created) => {
             ctx.snapshots.record_customer(project, created.clone());
-            status.owner.ownership = Some(Ownership::Created);
+            status.sync.owner.ownership = Some(Ownership::Created);
             publish(
                 ctx,
                 customer,
@@ -191,13 +191,13 @@ async fn create(
             // whose response was lost.
             let before = Record::new(&previous.0, previous.1.as_deref());
             if previous.1.is_some() && standing(&before, Some(identify(&found))) == Standing::Own {
-                status.owner = previous.0;
+                status.sync.owner = previous.0;
                 return Ok(Made::Created(found));
             }
-            let record = Record::new(&status.owner, None);
+            let record = Record::new(&status.sync.owner, None);
             if standing(&record, Some(identify(&found))) == Standing::Own {
                 // An earlier attempt of ours was applied but its response was lost.
-                status.owner.ownership = Some(Ownership::Created);
+                status.sync.owner.ownership = Some(Ownership::Created);
                 let note = "created the remote customer (an earlier attempt had been applied)";
                 publish(ctx, customer, Happened::Created, note).await;
                 return Ok(Made::Created(found));
@@ -227,15 +227,15 @@ async fn take_over(
     let patch = match customer_patch(&customer.spec, found) {
         Ok(patch) if ctx.settings.adopt_existing => patch,
         Ok(_) => {
-            status.owner = OwnershipStatus::default();
+            status.sync.owner = OwnershipStatus::default();
             return Err(adoption_refused(&found.customer_id));
         }
         Err(error) => {
-            status.owner = OwnershipStatus::default();
+            status.sync.owner = OwnershipStatus::default();
             return Err(error.into());
         }
     };
-    status.owner = account.owns(Ownership::Adopted);
+    status.sync.owner = account.owns(Ownership::Adopted);
     status.customer_id = Some(found.customer_id.clone());
     status.created_at.clone_from(&found.created_at);
     hold_secret_of(ctx, customer, account).await?;
@@ -285,7 +285,10 @@ async fn update(
         ..current
     });
     ctx.snapshots.record_customer(project, updated.clone());
-    let drift = customer.status.as_ref().and_then(|s| s.observed_generation)
+    let drift = customer
+        .status
+        .as_ref()
+        .and_then(|s| s.sync.observed_generation)
         == customer.metadata.generation;
     let (happened, note) = if drift {
         (
@@ -301,7 +304,7 @@ async fn update(
 
 async fn cleanup(customer: &Customer, ctx: &Context) -> Result<Action, Error> {
     let status = customer.status.clone().unwrap_or_default();
-    let ownership = status.owner.ownership;
+    let ownership = status.sync.owner.ownership;
     if ownership.is_some() {
         let users = users_left(ctx, customer).await?;
         if users > 0 {
@@ -349,7 +352,7 @@ async fn delete_remote(
         .customer_id
         .clone()
         .unwrap_or_else(|| customer.customer_id());
-    let secret = status.owner.credentials_secret.as_deref();
+    let secret = status.sync.owner.credentials_secret.as_deref();
     let account = match ctx.secrets.account_for_cleanup(&namespace, secret).await {
         Ok(account) => account,
         Err(Error::CredentialsNotFound(gap)) => {
@@ -369,11 +372,11 @@ async fn delete_remote(
         return Ok(Parted::Left(Left::NotOurs));
     }
     let observed = observe(ctx, &account.credentials, Some(FRESH)).await?;
-    let record = Record::new(&status.owner, recorded_identity(status));
+    let record = Record::new(&status.sync.owner, recorded_identity(status));
     let seen = standing(&record, observed.get(&key).map(identify));
     match cleanup_step(
         customer.spec.deletion_policy,
-        status.owner.ownership,
+        status.sync.owner.ownership,
         Some(seen),
     ) {
         CleanupStep::Delete => {}

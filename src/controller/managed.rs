@@ -2,12 +2,11 @@
 
 use std::fmt::Debug;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::crd::{Customer, CustomerStatus, CustomerUser, CustomerUserStatus, OwnershipStatus};
+use crate::crd::{Customer, CustomerStatus, CustomerUser, CustomerUserStatus, SyncStatus};
 
 /// A kind this operator manages.
 pub trait Managed:
@@ -23,14 +22,9 @@ pub trait Managed:
     type Status: Clone + Debug + Default + PartialEq + Serialize + Send;
     const KIND: &'static str;
     fn current_status(&self) -> Option<&Self::Status>;
-    fn conditions(status: &Self::Status) -> &[Condition];
-    fn set_conditions(
-        status: &mut Self::Status,
-        conditions: Vec<Condition>,
-        generation: Option<i64>,
-    );
-    fn owner(status: &Self::Status) -> &OwnershipStatus;
-    fn owner_mut(status: &mut Self::Status) -> &mut OwnershipStatus;
+    /// The part of the status every managed kind shares.
+    fn sync_status(status: &Self::Status) -> &SyncStatus;
+    fn sync_status_mut(status: &mut Self::Status) -> &mut SyncStatus;
     /// The same-namespace credentials Secret named in the spec, if any.
     fn credentials_ref(&self) -> Option<&str>;
 
@@ -39,84 +33,43 @@ pub trait Managed:
         self.credentials_ref() == Some(name)
             || self
                 .current_status()
-                .and_then(|s| Self::owner(s).credentials_secret.as_deref())
+                .and_then(|s| Self::sync_status(s).owner.credentials_secret.as_deref())
                 == Some(name)
     }
 }
 
-impl Managed for Customer {
-    type Status = CustomerStatus;
-    const KIND: &'static str = "Customer";
+/// Both kinds implement `Managed` alike: the shared part of their status, and the Secret their
+/// spec names.
+macro_rules! managed_kind {
+    ($kind:ty, $status:ty, $name:literal) => {
+        impl Managed for $kind {
+            type Status = $status;
+            const KIND: &'static str = $name;
 
-    fn current_status(&self) -> Option<&CustomerStatus> {
-        self.status.as_ref()
-    }
+            fn current_status(&self) -> Option<&$status> {
+                self.status.as_ref()
+            }
 
-    fn conditions(status: &CustomerStatus) -> &[Condition] {
-        &status.conditions
-    }
+            fn sync_status(status: &$status) -> &SyncStatus {
+                &status.sync
+            }
 
-    fn set_conditions(
-        status: &mut CustomerStatus,
-        conditions: Vec<Condition>,
-        generation: Option<i64>,
-    ) {
-        status.conditions = conditions;
-        status.observed_generation = generation;
-    }
+            fn sync_status_mut(status: &mut $status) -> &mut SyncStatus {
+                &mut status.sync
+            }
 
-    fn owner(status: &CustomerStatus) -> &OwnershipStatus {
-        &status.owner
-    }
-
-    fn owner_mut(status: &mut CustomerStatus) -> &mut OwnershipStatus {
-        &mut status.owner
-    }
-
-    fn credentials_ref(&self) -> Option<&str> {
-        self.spec
-            .credentials_secret_ref
-            .as_ref()
-            .map(|r| r.name.as_str())
-    }
+            fn credentials_ref(&self) -> Option<&str> {
+                self.spec
+                    .credentials_secret_ref
+                    .as_ref()
+                    .map(|r| r.name.as_str())
+            }
+        }
+    };
 }
 
-impl Managed for CustomerUser {
-    type Status = CustomerUserStatus;
-    const KIND: &'static str = "CustomerUser";
-
-    fn current_status(&self) -> Option<&CustomerUserStatus> {
-        self.status.as_ref()
-    }
-
-    fn conditions(status: &CustomerUserStatus) -> &[Condition] {
-        &status.conditions
-    }
-
-    fn set_conditions(
-        status: &mut CustomerUserStatus,
-        conditions: Vec<Condition>,
-        generation: Option<i64>,
-    ) {
-        status.conditions = conditions;
-        status.observed_generation = generation;
-    }
-
-    fn owner(status: &CustomerUserStatus) -> &OwnershipStatus {
-        &status.owner
-    }
-
-    fn owner_mut(status: &mut CustomerUserStatus) -> &mut OwnershipStatus {
-        &mut status.owner
-    }
-
-    fn credentials_ref(&self) -> Option<&str> {
-        self.spec
-            .credentials_secret_ref
-            .as_ref()
-            .map(|r| r.name.as_str())
-    }
-}
+managed_kind!(Customer, CustomerStatus, "Customer");
+managed_kind!(CustomerUser, CustomerUserStatus, "CustomerUser");
 
 /// `kind/namespace/name`: how logs, metrics keys and backoff name a resource (never an email).
 pub fn object_key<K: Managed>(object: &K) -> String {

@@ -56,9 +56,9 @@ pub async fn reconcile<K: Reconciled>(object: Arc<K>, ctx: Arc<Context>) -> Resu
 /// Syncs, records the outcome, then lets go of a credentials Secret the resource no longer uses.
 async fn apply<K: Reconciled>(object: &K, ctx: &Context) -> Result<Action, Error> {
     let mut status = object.current_status().cloned().unwrap_or_default();
-    let held_before = K::owner(&status).credentials_secret.clone();
+    let held_before = K::sync_status(&status).owner.credentials_secret.clone();
     let outcome = object.sync(ctx, &mut status).await;
-    let held_now = K::owner(&status).credentials_secret.clone();
+    let held_now = K::sync_status(&status).owner.credentials_secret.clone();
     let action = finish(ctx, object, status, outcome).await?;
     if let Some(previous) = held_before.filter(|p| Some(p) != held_now.as_ref()) {
         let namespace = object.namespace().unwrap_or_default();
@@ -122,7 +122,7 @@ pub fn resync_request<K: Managed>(object: &K, last: Option<&str>) -> Option<(Str
 /// A paused resource keeps its `Ready` status; its reason says it is paused. No remote calls.
 pub async fn pause<K: Managed>(ctx: &Context, object: &K) -> Result<Action, Error> {
     let status = object.current_status().cloned().unwrap_or_default();
-    let previous = find_ready(K::conditions(&status)).map(|c| c.status.clone());
+    let previous = find_ready(&K::sync_status(&status).conditions).map(|c| c.status.clone());
     let readiness = Readiness {
         status: match previous.as_deref() {
             Some("True") => Status::True,

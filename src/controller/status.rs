@@ -46,12 +46,14 @@ async fn write<K: Managed>(
 ) -> Result<(), Error> {
     let previous = object
         .current_status()
-        .map(K::conditions)
+        .map(|s| K::sync_status(s).conditions.as_slice())
         .unwrap_or_default();
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     let condition = ready_condition(previous, readiness, object.meta().generation, now);
     let transition = is_transition(previous, &condition);
-    K::set_conditions(&mut status, vec![condition], object.meta().generation);
+    let sync = K::sync_status_mut(&mut status);
+    sync.conditions = vec![condition];
+    sync.observed_generation = object.meta().generation;
     if !always && object.current_status() == Some(&status) {
         return Ok(());
     }

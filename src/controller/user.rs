@@ -63,13 +63,13 @@ async fn sync(
     };
     check_claim(ctx, user, &claim, &others, status, wanted).await?;
     let mut password = desired_password(ctx, user, status).await?;
-    let resync = pass::resync_request(user, status.last_resync.as_deref());
+    let resync = pass::resync_request(user, status.sync.last_resync.as_deref());
     let first_look = observe(ctx, &target, resync.as_ref().map(|r| r.1)).await;
     let namespace = user.namespace().unwrap_or_default();
     ctx.record_credentials(&namespace, &target.account, &first_look)
         .await;
     let mut observed = first_look?;
-    status.last_resync = resync.map(|r| r.0).or(status.last_resync.take());
+    status.sync.last_resync = resync.map(|r| r.0).or(status.sync.last_resync.take());
     let email = email_key(&user.spec.email);
     if !observed.contains_key(&email) {
         observed = observe(ctx, &target, Some(FRESH)).await?;
@@ -77,7 +77,7 @@ async fn sync(
     let remote = observed.get(&email).cloned();
 
     // Decide, then act: create, then at most one update; or adopt, then at most one update.
-    let record = Record::new(&status.owner, status.user_id.as_deref());
+    let record = Record::new(&status.sync.owner, status.user_id.as_deref());
     let step = ownership_step(&record, remote, identify, ctx.settings.adopt_existing);
     let current = match step {
         OwnershipStep::Refuse => return Err(adoption_refused(&target)),
@@ -102,7 +102,7 @@ async fn sync(
             found
         }
         OwnershipStep::Confirm(current) => {
-            status.owner.ownership = Some(Ownership::Created);
+            status.sync.owner.ownership = Some(Ownership::Created);
             let note = "created the remote user (found again after its create response was lost)";
             publish(ctx, user, Happened::Created, note).await;
             current
@@ -111,7 +111,7 @@ async fn sync(
     };
     // The owned object's id is on record before the update, which may fail.
     status.user_id = Some(current.id.clone());
-    follow_secret(ctx, user, &mut status.owner, &target.account).await?;
+    follow_secret(ctx, user, &mut status.sync.owner, &target.account).await?;
     let remote = match user_patch(&user.spec, &current, password.as_ref()) {
         Some(patch) => {
             let sets_password = patch.password.is_some();
@@ -174,8 +174,8 @@ async fn create(
     password: Option<&mut DesiredPassword>,
 ) -> Result<Made, Error> {
     let project = &target.account.credentials.project_id;
-    let previous = (status.owner.clone(), status.user_id.clone());
-    status.owner = target.account.owns(Ownership::Creating);
+    let previous = (status.sync.owner.clone(), status.user_id.clone());
+    status.sync.owner = target.account.owns(Ownership::Creating);
     hold_secret_of(ctx, user, &target.account).await?;
     let intent = Readiness::not_ready(Reason::Creating, "creating the remote user");
     commit_midway(ctx, user, status.clone(), &intent).await?;
@@ -188,7 +188,7 @@ async fn create(
         Ok(created) => {
             ctx.snapshots
                 .record_user(project, &target.customer_id, created.clone());
-            status.owner.ownership = Some(Ownership::Created);
+            status.sync.owner.ownership = Some(Ownership::Created);
             if let Some(password) = password {
                 password.applied = true;
                 status.password_version = Some(password.version.clone());
@@ -209,12 +209,12 @@ async fn create(
                 Some(identify(&found)),
             ) == Standing::Own
             {
-                status.owner = previous.0;
+                status.sync.owner = previous.0;
                 return Ok(Made::Created(found));
             }
-            let record = Record::new(&status.owner, None);
+            let record = Record::new(&status.sync.owner, None);
             if standing(&record, Some(identify(&found))) == Standing::Own {
-                status.owner.ownership = Some(Ownership::Created);
+                status.sync.owner.ownership = Some(Ownership::Created);
                 let note = "created the remote user (an earlier attempt had been applied)";
                 publish(ctx, user, Happened::Created, note).await;
                 return Ok(Made::Created(found));
@@ -239,10 +239,10 @@ async fn take_over(
     found: &User,
 ) -> Result<(), Error> {
     if !ctx.settings.adopt_existing {
-        status.owner = OwnershipStatus::default();
+        status.sync.owner = OwnershipStatus::default();
         return Err(adoption_refused(target));
     }
-    status.owner = target.account.owns(Ownership::Adopted);
+    status.sync.owner = target.account.owns(Ownership::Adopted);
     status.user_id = Some(found.id.clone());
     hold_secret_of(ctx, user, &target.account).await?;
     let note = match user.spec.deletion_policy {
@@ -294,7 +294,10 @@ async fn update(
     });
     ctx.snapshots
         .record_user(project, &target.customer_id, updated.clone());
-    let drift = user.status.as_ref().and_then(|s| s.observed_generation)
+    let drift = user
+        .status
+        .as_ref()
+        .and_then(|s| s.sync.observed_generation)
         == user.metadata.generation
         && patch.password.is_none();
     let (happened, note) = match (drift, patch.password.is_some()) {
@@ -371,7 +374,7 @@ async fn observe(
 
 async fn cleanup(user: &CustomerUser, ctx: &Context) -> Result<Action, Error> {
     let status = user.status.clone().unwrap_or_default();
-    let parted = match cleanup_step(user.spec.deletion_policy, status.owner.ownership, None) {
+    let parted = match cleanup_step(user.spec.deletion_policy, status.sync.owner.ownership, None) {
         CleanupStep::Release(left) => Ok(Parted::Left(left)),
         CleanupStep::Look | CleanupStep::Delete => delete_remote(ctx, user, &status).await,
     };
@@ -386,7 +389,7 @@ async fn cleanup(user: &CustomerUser, ctx: &Context) -> Result<Action, Error> {
         }
         Err(error) => {
             let mut status = status;
-            status.observed_generation = user.metadata.generation;
+            status.sync.observed_generation = user.metadata.generation;
             let failed = Readiness::not_ready(
                 error.reason(),
                 format!("cannot delete the remote user: {}", error.chain()),
@@ -409,7 +412,7 @@ async fn delete_remote(
     let Some(customer_id) = status.customer_id.clone() else {
         return Ok(Parted::Left(Left::OwnedNothing));
     };
-    let secret = status.owner.credentials_secret.as_deref();
+    let secret = status.sync.owner.credentials_secret.as_deref();
     let account = match ctx.secrets.account_for_cleanup(&namespace, secret).await {
         Ok(account) => account,
         Err(Error::CredentialsNotFound(gap)) => {
@@ -436,12 +439,12 @@ async fn delete_remote(
         Err(error) => return Err(error),
     };
     let found = users.get(&email_key(&user.spec.email));
-    let record = Record::new(&status.owner, status.user_id.as_deref());
+    let record = Record::new(&status.sync.owner, status.user_id.as_deref());
     let seen = standing(&record, found.map(identify));
     let user_id = match (
         cleanup_step(
             user.spec.deletion_policy,
-            status.owner.ownership,
+            status.sync.owner.ownership,
             Some(seen),
         ),
         found,

@@ -63,7 +63,7 @@ fn customer_ready(customer: &Customer) -> Result<(), Error> {
     let ready = customer
         .status
         .as_ref()
-        .and_then(|s| s.conditions.iter().find(|c| c.type_ == READY));
+        .and_then(|s| s.sync.conditions.iter().find(|c| c.type_ == READY));
     match ready {
         Some(c) if c.status == "True" && c.observed_generation == customer.metadata.generation => {
             Ok(())

@@ -24,7 +24,7 @@ struct Standing {
 fn standing(customer: &Customer) -> Standing {
     let status = customer.status.as_ref();
     let ready = status
-        .and_then(|s| s.conditions.iter().find(|c| c.type_ == READY))
+        .and_then(|s| s.sync.conditions.iter().find(|c| c.type_ == READY))
         .is_some_and(|c| {
             c.status == "True" && c.observed_generation == customer.metadata.generation
         });
@@ -133,38 +133,22 @@ mod tests {
     fn users_wake_when_their_customer_becomes_ready_not_on_every_status_write() {
         let index = index_with_one_user();
         let mut readiness = CustomerReadiness::default();
-        let apply = |c| watcher::Event::Apply(c);
-        // Created, not Ready yet: nobody to wake.
-        assert!(
-            readiness
-                .users_to_wake(&apply(customer(1, "False", 1)), &index)
-                .is_empty()
-        );
-        // Ready for its generation: the user wakes, once.
-        assert_eq!(
-            readiness
-                .users_to_wake(&apply(customer(1, "True", 1)), &index)
-                .len(),
-            1
-        );
-        assert!(
-            readiness
-                .users_to_wake(&apply(customer(1, "True", 1)), &index)
-                .is_empty()
-        );
-        // A spec change makes it not Ready for the new generation, then Ready again: two wakes.
-        assert_eq!(
-            readiness
-                .users_to_wake(&apply(customer(2, "True", 1)), &index)
-                .len(),
-            1
-        );
-        assert_eq!(
-            readiness
-                .users_to_wake(&apply(customer(2, "True", 2)), &index)
-                .len(),
-            1
-        );
+        // (generation, Ready, observedGeneration) in turn, and how many users each wakes.
+        let steps = [
+            ((1, "False", 1), 0), // created, not Ready yet: nobody to wake
+            ((1, "True", 1), 1),  // Ready for its generation: the user wakes
+            ((1, "True", 1), 0),  // another status write: nothing new for the user
+            ((2, "True", 1), 1),  // a spec change: not Ready for the new generation
+            ((2, "True", 2), 1),  // Ready again
+        ];
+        for ((generation, ready, observed), woken) in steps {
+            let event = watcher::Event::Apply(customer(generation, ready, observed));
+            assert_eq!(
+                readiness.users_to_wake(&event, &index).len(),
+                woken,
+                "generation {generation}, Ready {ready}, observed {observed}"
+            );
+        }
     }
 
     #[test]

@@ -1,6 +1,5 @@
 //! The `Customer` kind: one customer (a hospital, a clinic) of a Corti Embedded Assistant project.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -97,9 +96,6 @@ impl Region {
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerStatus {
-    /// The generation of the spec this status describes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
     /// The customer's key in the Admin API, once it exists there (created or adopted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<String>,
@@ -109,16 +105,9 @@ pub struct CustomerStatus {
     /// When the Admin API created the customer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
-    /// Whether this resource created or adopted its remote object, and with which credentials.
+    /// Generation, ownership, resync and the `Ready` condition, as for every managed kind.
     #[serde(flatten)]
-    pub owner: super::OwnershipStatus,
-    /// The value of the `admin.corti.app/resync` annotation last acted on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_resync: Option<String>,
-    /// `Ready` says whether the remote customer matches the spec, and if not, why.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(schema_with = "super::conditions_schema")]
-    pub conditions: Vec<Condition>,
+    pub sync: super::SyncStatus,
 }
 
 impl Customer {

@@ -1,6 +1,5 @@
 //! The `CustomerUser` kind: one person who logs in to the assistant, a user of a customer.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -112,9 +111,6 @@ fn password_key_default() -> String {
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerUserStatus {
-    /// The generation of the spec this status describes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
     /// The id the Admin API assigned to the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
@@ -131,14 +127,7 @@ pub struct CustomerUserStatus {
     /// nothing derived from the password): a change of the Secret is applied once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_version: Option<String>,
-    /// Whether this resource created or adopted its remote object, and with which credentials.
+    /// Generation, ownership, resync and the `Ready` condition, as for every managed kind.
     #[serde(flatten)]
-    pub owner: super::OwnershipStatus,
-    /// The value of the `admin.corti.app/resync` annotation last acted on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_resync: Option<String>,
-    /// `Ready` says whether the remote user matches the spec, and if not, why.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(schema_with = "super::conditions_schema")]
-    pub conditions: Vec<Condition>,
+    pub sync: super::SyncStatus,
 }

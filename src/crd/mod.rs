@@ -6,7 +6,7 @@ mod ownership_status;
 
 pub use customer::{Customer, CustomerSpec, CustomerStatus, Region};
 pub use customer_user::{CustomerUser, CustomerUserSpec, CustomerUserStatus, PasswordSecretRef};
-pub use ownership_status::OwnershipStatus;
+pub use ownership_status::{OwnershipStatus, SyncStatus};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;

@@ -1,5 +1,7 @@
-//! The part of a status that records what a resource owns in the Admin API (shared by both kinds).
+//! The parts of a status both kinds share: what a resource owns in the Admin API, and how far it
+//! is in sync.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -21,4 +23,24 @@ pub struct OwnershipStatus {
     /// operator's default credentials. Held by a finalizer while this resource owns something.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret: Option<String>,
+}
+
+/// What both kinds' statuses record alike: the generation described, ownership, the last resync
+/// request acted on, and the `Ready` condition.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncStatus {
+    /// The generation of the spec this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Whether this resource created or adopted its remote object, and with which credentials.
+    #[serde(flatten)]
+    pub owner: OwnershipStatus,
+    /// The value of the `admin.corti.app/resync` annotation last acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_resync: Option<String>,
+    /// `Ready` says whether the remote object matches the spec, and if not, why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "super::conditions_schema")]
+    pub conditions: Vec<Condition>,
 }

@@ -87,12 +87,17 @@ async fn a_forced_resync_of_everything_makes_no_writes_and_few_lists() {
         WAIT,
         || async {
             let (customers, users) = everything(&env).await;
-            users
-                .iter()
-                .all(|u| u.status.as_ref().and_then(|s| s.last_resync.as_deref()) == Some("r1"))
-                && customers
-                    .iter()
-                    .all(|c| c.status.as_ref().and_then(|s| s.last_resync.as_deref()) == Some("r1"))
+            users.iter().all(|u| {
+                u.status
+                    .as_ref()
+                    .and_then(|s| s.sync.last_resync.as_deref())
+                    == Some("r1")
+            }) && customers.iter().all(|c| {
+                c.status
+                    .as_ref()
+                    .and_then(|s| s.sync.last_resync.as_deref())
+                    == Some("r1")
+            })
         },
     )
     .await;

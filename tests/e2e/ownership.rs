@@ -63,7 +63,7 @@ async fn resources_that_never_owned_anything_delete_nothing() {
         .wait_ready(&env.customers(), "wrong-region", "False", "InvalidSpec")
         .await;
     assert_eq!(
-        refused.status.as_ref().and_then(|s| s.owner.ownership),
+        refused.status.as_ref().and_then(|s| s.sync.owner.ownership),
         None,
         "nothing recorded as owned"
     );
@@ -123,7 +123,7 @@ async fn the_loser_of_a_claim_never_deletes_the_winners_customer() {
         .wait_ready(&env.customers(), "first", "True", "Reconciled")
         .await;
     assert_eq!(
-        first.status.as_ref().and_then(|s| s.owner.ownership),
+        first.status.as_ref().and_then(|s| s.sync.owner.ownership),
         Some(Ownership::Created)
     );
     env.customer(
@@ -140,7 +140,10 @@ async fn the_loser_of_a_claim_never_deletes_the_winners_customer() {
         "same namespace: the holder is named: {}",
         ready_message(&second)
     );
-    assert_eq!(second.status.as_ref().and_then(|s| s.owner.ownership), None);
+    assert_eq!(
+        second.status.as_ref().and_then(|s| s.sync.owner.ownership),
+        None
+    );
 
     // Both deleted at the same moment: only the owner decides, and it orphans (its default).
     env.customers()
@@ -184,7 +187,7 @@ async fn adoption_is_recorded_and_can_be_turned_off() {
         ready_message(&refused)
     );
     assert_eq!(
-        refused.status.as_ref().and_then(|s| s.owner.ownership),
+        refused.status.as_ref().and_then(|s| s.sync.owner.ownership),
         None
     );
 
@@ -196,7 +199,7 @@ async fn adoption_is_recorded_and_can_be_turned_off() {
         .wait_ready(&env.customers(), "c", "True", "Reconciled")
         .await;
     assert_eq!(
-        adopted.status.as_ref().and_then(|s| s.owner.ownership),
+        adopted.status.as_ref().and_then(|s| s.sync.owner.ownership),
         Some(Ownership::Adopted)
     );
     eventually("an Adopted Event", WAIT, || async {
@@ -213,7 +216,7 @@ async fn adoption_is_recorded_and_can_be_turned_off() {
         .wait_ready(&env.users(), "jane", "True", "Reconciled")
         .await;
     let status = jane.status.expect("status");
-    assert_eq!(status.owner.ownership, Some(Ownership::Adopted));
+    assert_eq!(status.sync.owner.ownership, Some(Ownership::Adopted));
     let remote = env.remote_users("existing");
     assert_eq!(remote.len(), 1, "adopted, not duplicated");
     assert_eq!(
@@ -381,7 +384,7 @@ async fn the_intent_to_create_is_on_record_before_the_remote_object_exists() {
     .await;
     env.kill_operator().await;
     let at_kill = env.customers().get("c").await.expect("get");
-    let ownership = at_kill.status.as_ref().and_then(|s| s.owner.ownership);
+    let ownership = at_kill.status.as_ref().and_then(|s| s.sync.owner.ownership);
     assert!(
         matches!(ownership, Some(Ownership::Creating | Ownership::Created)),
         "the intent was recorded before the call: {ownership:?}"
@@ -391,7 +394,7 @@ async fn the_intent_to_create_is_on_record_before_the_remote_object_exists() {
         .wait_ready(&env.customers(), "c", "True", "Reconciled")
         .await;
     assert_eq!(
-        ready.status.as_ref().and_then(|s| s.owner.ownership),
+        ready.status.as_ref().and_then(|s| s.sync.owner.ownership),
         Some(Ownership::Created),
         "its own lost create, not an adoption"
     );
@@ -453,7 +456,7 @@ async fn restarts_while_a_large_customer_is_provisioned_leave_one_owned_user_eac
     for user in &users.items {
         let status = user.status.as_ref().expect("status");
         assert_eq!(
-            status.owner.ownership,
+            status.sync.owner.ownership,
             Some(Ownership::Created),
             "{}: its own create (found again after a kill), never an adoption",
             user.name_any()

@@ -361,7 +361,7 @@ async fn switching_credentials_moves_the_hold_to_the_new_secret() {
     let done = created(&mut world, "Delete").await;
     // As if it had been created with the Secret `old`, which it no longer names.
     let mut status = done.status.clone().expect("status");
-    status.owner.credentials_secret = Some("old".into());
+    status.sync.owner.credentials_secret = Some("old".into());
     let mut held = super::secret("old", &[("password", "x")]);
     held["metadata"]["finalizers"] = json!([crate::controller::SECRET_FINALIZER]);
     world.kube.put(&super::secret_path("old"), held);

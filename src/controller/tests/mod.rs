@@ -235,24 +235,27 @@ impl World {
     pub fn customer(&mut self, customer: &Customer) {
         self.customers
             .apply_watcher_event(&watcher::Event::Apply(customer.clone()));
-        let path = format!(
-            "/apis/admin.corti.app/v1alpha1/namespaces/{NS}/customers/{}",
-            name(customer)
-        );
-        self.kube.put(&path, to_json(customer));
+        self.serve(customer, "customers");
     }
 
     pub fn user(&mut self, user: &CustomerUser) {
-        self.users
-            .apply_watcher_event(&watcher::Event::Apply(user.clone()));
-        self.ctx
-            .user_index
-            .follow(&watcher::Event::Apply(user.clone()));
+        let event = watcher::Event::Apply(user.clone());
+        self.users.apply_watcher_event(&event);
+        self.ctx.user_index.follow(&event);
+        self.serve(user, "customerusers");
+    }
+
+    fn serve<K: kube::Resource + serde::Serialize>(&self, object: &K, plural: &str) {
         let path = format!(
-            "/apis/admin.corti.app/v1alpha1/namespaces/{NS}/customerusers/{}",
-            name(user)
+            "/apis/admin.corti.app/v1alpha1/namespaces/{NS}/{plural}/{}",
+            name(object)
         );
-        self.kube.put(&path, to_json(user));
+        self.kube.put(&path, to_json(object));
+    }
+
+    /// How many users the simulator holds in the first customer of the project.
+    pub fn remote_users(&self) -> usize {
+        self.sim.sim.snapshot().projects[0].customers[0].users.len()
     }
 
     /// One pass, as the controller would run it.

@@ -299,12 +299,7 @@ async fn orphan_keeps_the_remote_user() {
     world.pass(&deleting(&done)).await;
     assert!(world.admin_calls().is_empty());
     assert_eq!(world.kube.events(), lines(&["Orphaned"]));
-    assert_eq!(
-        world.sim.sim.snapshot().projects[0].customers[0]
-            .users
-            .len(),
-        1
-    );
+    assert_eq!(world.remote_users(), 1);
 }
 
 #[tokio::test]
@@ -335,12 +330,7 @@ async fn a_view_that_lags_behind_never_turns_our_user_into_an_adoption() {
             .unwrap_or_default()
     );
     assert!(!world.kube.events().contains(&"Adopted".into()));
-    assert_eq!(
-        world.sim.sim.snapshot().projects[0].customers[0]
-            .users
-            .len(),
-        1
-    );
+    assert_eq!(world.remote_users(), 1);
 }
 
 #[tokio::test]
