@@ -36,14 +36,19 @@ async fn holder(leases: &Api<Lease>) -> Option<(String, i64, u64)> {
 }
 
 async fn wait_holder(leases: &Api<Lease>, who: &str) -> (i64, u64) {
-    let mut found = None;
-    eventually(&format!("{who} to hold the Lease"), WAIT, || async {
-        found = holder(leases).await.filter(|(h, ..)| h == who);
-        found.is_some()
-    })
-    .await;
-    let (_, acquired, duration) = found.expect("a holder");
-    (acquired, duration)
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        if let Some((holder, acquired, duration)) = holder(leases).await
+            && holder == who
+        {
+            return (acquired, duration);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{who} did not hold the Lease within {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 fn user_spec(n: usize) -> serde_json::Value {
@@ -68,13 +73,21 @@ async fn killing_the_leader_hands_over_in_a_lease_and_only_the_holder_calls() {
     let leases: Api<Lease> = Api::namespaced(env.client.clone(), &namespace);
 
     // A first, so it leads; then B, a standby.
-    let (mut a, _) = env.start_replica("a", &["--admin-api-url", &via_a.base_url, "--identity", "a"]);
+    let (mut a, _) = env.start_replica(
+        "a",
+        &["--admin-api-url", &via_a.base_url, "--identity", "a"],
+    );
     wait_holder(&leases, "a").await;
-    let (b, log_b) =
-        env.start_replica("b", &["--admin-api-url", &via_b.base_url, "--identity", "b"]);
-    env.customer("c", json!({ "customerId": "failover", "displayName": "Before",
-        "credentialsSecretRef": { "name": CREDENTIALS } }))
-        .await;
+    let (b, log_b) = env.start_replica(
+        "b",
+        &["--admin-api-url", &via_b.base_url, "--identity", "b"],
+    );
+    env.customer(
+        "c",
+        json!({ "customerId": "failover", "displayName": "Before",
+        "credentialsSecretRef": { "name": CREDENTIALS } }),
+    )
+    .await;
     for n in 0..6 {
         env.user(&format!("u{n}"), user_spec(n)).await;
     }
@@ -84,7 +97,9 @@ async fn killing_the_leader_hands_over_in_a_lease_and_only_the_holder_calls() {
     }
     let by = |client: &str| {
         let log = env.sim.sim.requests();
-        log.iter().filter(|c| c.client.as_deref() == Some(client)).count()
+        log.iter()
+            .filter(|c| c.client.as_deref() == Some(client))
+            .count()
     };
     assert!(by("a") > 0, "the leader did the work");
     assert_eq!(by("b"), 0, "the standby called the Admin API");
@@ -92,8 +107,12 @@ async fn killing_the_leader_hands_over_in_a_lease_and_only_the_holder_calls() {
     // SIGKILL the leader, then change things while no one leads.
     let killed_at = now_micros();
     a.kill().await.expect("SIGKILL the leader");
-    env.patch(&env.customers(), "c", json!({ "spec": { "displayName": "After" } }))
-        .await;
+    env.patch(
+        &env.customers(),
+        "c",
+        json!({ "spec": { "displayName": "After" } }),
+    )
+    .await;
     for n in 6..9 {
         env.user(&format!("u{n}"), user_spec(n)).await;
     }
@@ -140,9 +159,8 @@ async fn killing_the_leader_hands_over_in_a_lease_and_only_the_holder_calls() {
 
     // Only the holder called: A only before B acquired the Lease, B only after; nothing else.
     let log = env.sim.sim.requests();
-    let (from_a, from_b): (Vec<_>, Vec<_>) = log
-        .iter()
-        .partition(|c| c.client.as_deref() == Some("a"));
+    let (from_a, from_b): (Vec<_>, Vec<_>) =
+        log.iter().partition(|c| c.client.as_deref() == Some("a"));
     assert!(
         from_b.iter().all(|c| c.client.as_deref() == Some("b")),
         "a call through neither replica's listener"

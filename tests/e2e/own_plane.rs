@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{ChildStdin, Command, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
 
 use crate::support::{client_from_kubeconfig, scripts_dir};
 
@@ -15,6 +15,7 @@ pub struct OwnPlane {
     pub bin_dir: PathBuf,
     /// Closing it (on drop, or when the test process dies) makes the watchdog run `down`.
     watchdog: Option<ChildStdin>,
+    watchdog_process: Option<Child>,
 }
 
 impl OwnPlane {
@@ -38,7 +39,7 @@ impl OwnPlane {
             .process_group(0)
             .spawn()
             .expect("the watchdog starts");
-        let watchdog = watchdog.stdin.take();
+        let watchdog_stdin = watchdog.stdin.take();
         let up = Command::new(scripts_dir().join("up"))
             .arg(&dir)
             .stdin(Stdio::null())
@@ -51,7 +52,8 @@ impl OwnPlane {
             kubeconfig: dir.join("kubeconfig"),
             bin_dir: PathBuf::from(bin_dir.trim()),
             dir,
-            watchdog,
+            watchdog: watchdog_stdin,
+            watchdog_process: Some(watchdog),
         }
     }
 
@@ -100,6 +102,10 @@ impl Drop for OwnPlane {
         if let Some(mut stdin) = self.watchdog.take() {
             let _ = stdin.write_all(b"\n");
         }
+        // Reaped by a thread: `down` takes seconds and need not hold up the test.
+        if let Some(mut process) = self.watchdog_process.take() {
+            std::thread::spawn(move || process.wait());
+        }
     }
 }
 
@@ -117,8 +123,19 @@ pub fn spawn_operator(
         .open(log)
         .expect("operator log");
     tokio::process::Command::new(env!("CARGO_BIN_EXE_corti-operator"))
-        .args(["run", "--admin-api-url", admin_api_url, "--namespaces", namespace])
-        .args(["--health-addr", "127.0.0.1:0", "--admin-api-rate-limit", "0"])
+        .args([
+            "run",
+            "--admin-api-url",
+            admin_api_url,
+            "--namespaces",
+            namespace,
+        ])
+        .args([
+            "--health-addr",
+            "127.0.0.1:0",
+            "--admin-api-rate-limit",
+            "0",
+        ])
         .args(extra)
         .env("KUBECONFIG", &plane.kubeconfig)
         .env("RUST_LOG", "info,corti_operator=debug")
