@@ -44,6 +44,7 @@ pub fn routes() -> Router<Simulator> {
     Router::new()
         .route("/_sim/healthz", get(healthz))
         .route("/_sim/calls", get(calls).delete(reset_calls))
+        .route("/_sim/requests", get(requests))
         .route("/_sim/faults", get(faults).put(set_faults))
         .route("/_sim/tokens/expire", post(expire_tokens))
         .route("/_sim/token-ttl", get(token_ttl).put(set_token_ttl))
@@ -60,6 +61,10 @@ async fn healthz() -> Json<serde_json::Value> {
 
 async fn calls(State(sim): State<Simulator>) -> Json<serde_json::Value> {
     Json(json!({ "calls": sim.calls() }))
+}
+
+async fn requests(State(sim): State<Simulator>) -> Json<serde_json::Value> {
+    Json(json!({ "requests": sim.requests() }))
 }
 
 async fn reset_calls(State(sim): State<Simulator>) -> StatusCode {

@@ -18,6 +18,8 @@ pub enum FaultsError {
     RateOutOfRange { endpoint: String, rate: f64 },
     #[error("status {0} is not an error status (400 to 599)")]
     NotAnErrorStatus(u16),
+    #[error("{what} {rate} is not between 0.0 and 1.0")]
+    ProbabilityOutOfRange { what: &'static str, rate: f64 },
 }
 
 fn endpoint_list() -> String {
@@ -33,14 +35,21 @@ fn endpoint_list() -> String {
 pub struct Faults {
     /// Delay added to every API call (not to `/_sim`).
     pub latency_ms: u64,
+    /// With this probability (0.0 to 1.0) a call is delayed `ms` more: a latency spike.
+    pub latency_spike: Option<LatencySpike>,
     /// Probability (0.0 to 1.0) that a call to the endpoint fails with `error_status`.
     pub error_rate: BTreeMap<String, f64>,
+    /// The same, for every endpoint that `error_rate` does not name.
+    pub error_rate_all: f64,
     pub error_status: u16,
     /// The next `count` calls to the endpoint fail with `status` before anything is done.
     pub fail_next: BTreeMap<String, FailNext>,
     /// The next `count` successful calls to the endpoint do their work, then answer 500: the
     /// client never learns its write was applied.
     pub fail_after_apply: BTreeMap<String, u32>,
+    /// Probability (0.0 to 1.0) that any successful create, update or delete (not a login)
+    /// answers 500 after its work was done: lost responses at random.
+    pub fail_after_apply_rate: f64,
     /// The next `count` API calls, whatever the endpoint, answer 429 with `Retry-After`.
     pub rate_limit: Option<RateLimit>,
 }
@@ -49,10 +58,13 @@ impl Default for Faults {
     fn default() -> Self {
         Self {
             latency_ms: 0,
+            latency_spike: None,
             error_rate: BTreeMap::new(),
+            error_rate_all: 0.0,
             error_status: 503,
             fail_next: BTreeMap::new(),
             fail_after_apply: BTreeMap::new(),
+            fail_after_apply_rate: 0.0,
             rate_limit: None,
         }
     }
@@ -82,6 +94,14 @@ fn default_retry_after() -> u64 {
     1
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LatencySpike {
+    /// Per call, 0.0 to 1.0.
+    pub probability: f64,
+    pub ms: u64,
+}
+
 /// What a fault does to a call instead of serving it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Injected {
@@ -109,6 +129,19 @@ impl Faults {
                     endpoint: endpoint.clone(),
                     rate,
                 });
+            }
+        }
+        let probabilities = [
+            ("errorRateAll", self.error_rate_all),
+            ("failAfterApplyRate", self.fail_after_apply_rate),
+            (
+                "latencySpike.probability",
+                self.latency_spike.map_or(0.0, |s| s.probability),
+            ),
+        ];
+        for (what, rate) in probabilities {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(FaultsError::ProbabilityOutOfRange { what, rate });
             }
         }
         let statuses =
@@ -152,20 +185,34 @@ impl Faults {
                 });
             }
         }
-        match self.error_rate.get(&name) {
-            Some(&rate) if roll < rate => Some(Injected::Fail {
-                status: self.error_status,
-                fault: "errorRate",
-            }),
-            _ => None,
-        }
+        let rate = self
+            .error_rate
+            .get(&name)
+            .copied()
+            .unwrap_or(self.error_rate_all);
+        (roll < rate).then_some(Injected::Fail {
+            status: self.error_status,
+            fault: "errorRate",
+        })
     }
 
-    /// Whether this successful call must answer 500 after its work was done (consumes one).
-    pub fn take_after_apply(&mut self, endpoint: SimEndpoint) -> bool {
+    /// The delay before this call is served: `latency_ms`, plus a spike when `roll` (uniform in
+    /// `[0, 1)`) falls under the spike's probability.
+    pub fn delay_ms(&self, roll: f64) -> u64 {
+        let spike = self
+            .latency_spike
+            .filter(|s| roll < s.probability)
+            .map_or(0, |s| s.ms);
+        self.latency_ms.saturating_add(spike)
+    }
+
+    /// Whether this successful call must answer 500 after its work was done (consumes one
+    /// `fail_after_apply`; else rolls `fail_after_apply_rate` for writes other than a login).
+    pub fn take_after_apply(&mut self, endpoint: SimEndpoint, roll: f64) -> bool {
         let name = endpoint.to_string();
         let Some(count) = self.fail_after_apply.get_mut(&name) else {
-            return false;
+            let write = endpoint.method != "GET" && endpoint.template != super::endpoint::TOKEN;
+            return write && roll < self.fail_after_apply_rate;
         };
         let hit = *count > 0;
         *count = count.saturating_sub(1);
@@ -282,8 +329,103 @@ mod tests {
     fn fail_after_apply_counts_down() {
         let mut faults = Faults::default();
         faults.fail_after_apply.insert(POST_CUSTOMERS.into(), 1);
-        assert!(faults.take_after_apply(post_customers()));
-        assert!(!faults.take_after_apply(post_customers()));
+        assert!(faults.take_after_apply(post_customers(), 0.0));
+        assert!(!faults.take_after_apply(post_customers(), 0.0));
         assert!(faults.fail_after_apply.is_empty());
+    }
+
+    fn endpoint(name: &str) -> SimEndpoint {
+        SimEndpoint::from_name(name).unwrap()
+    }
+
+    #[test]
+    fn error_rate_all_hits_every_endpoint_the_map_does_not_name() {
+        let mut faults = Faults {
+            error_rate_all: 0.3,
+            ..Faults::default()
+        };
+        faults.error_rate.insert(POST_CUSTOMERS.into(), 0.0);
+        for e in ENDPOINTS.iter().filter(|e| e.to_string() != POST_CUSTOMERS) {
+            assert!(faults.take_before(*e, 0.29).is_some(), "{e}");
+            assert!(faults.take_before(*e, 0.31).is_none(), "{e}");
+        }
+        assert!(
+            faults.take_before(post_customers(), 0.0).is_none(),
+            "a named endpoint keeps its own rate"
+        );
+    }
+
+    #[test]
+    fn latency_spikes_add_to_the_base_latency_by_the_roll() {
+        let faults = Faults {
+            latency_ms: 10,
+            latency_spike: Some(LatencySpike {
+                probability: 0.1,
+                ms: 500,
+            }),
+            ..Faults::default()
+        };
+        assert_eq!(faults.delay_ms(0.05), 510);
+        assert_eq!(faults.delay_ms(0.2), 10);
+        assert_eq!(Faults::default().delay_ms(0.0), 0);
+    }
+
+    #[test]
+    fn fail_after_apply_rate_loses_only_write_responses() {
+        let mut faults = Faults {
+            fail_after_apply_rate: 0.5,
+            ..Faults::default()
+        };
+        assert!(faults.take_after_apply(post_customers(), 0.4));
+        assert!(!faults.take_after_apply(post_customers(), 0.6));
+        let never = [
+            "POST /auth/token",
+            "GET /projects/{projectId}/customers",
+            "GET /projects/{projectId}/customers/{customerId}/users",
+        ];
+        for name in never {
+            assert!(!faults.take_after_apply(endpoint(name), 0.0), "{name}");
+        }
+        let writes = [
+            "PATCH /projects/{projectId}/customers/{customerId}",
+            "DELETE /projects/{projectId}/customers/{customerId}/users/{userId}",
+        ];
+        for name in writes {
+            assert!(faults.take_after_apply(endpoint(name), 0.0), "{name}");
+        }
+    }
+
+    #[test]
+    fn new_probabilities_are_validated_and_have_a_json_form() {
+        for faults in [
+            Faults {
+                error_rate_all: 1.1,
+                ..Faults::default()
+            },
+            Faults {
+                fail_after_apply_rate: -0.1,
+                ..Faults::default()
+            },
+            Faults {
+                latency_spike: Some(LatencySpike {
+                    probability: f64::NAN,
+                    ms: 1,
+                }),
+                ..Faults::default()
+            },
+        ] {
+            assert!(matches!(
+                faults.validate(),
+                Err(FaultsError::ProbabilityOutOfRange { .. })
+            ));
+        }
+        let faults: Faults = serde_json::from_value(serde_json::json!({
+            "errorRateAll": 0.3,
+            "latencySpike": { "probability": 0.05, "ms": 2000 },
+            "failAfterApplyRate": 0.02,
+        }))
+        .unwrap();
+        assert!(faults.validate().is_ok());
+        assert_eq!(faults.latency_spike.unwrap().ms, 2000);
     }
 }

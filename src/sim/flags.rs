@@ -10,7 +10,7 @@ use clap::{Parser, ValueEnum};
 
 use super::config::{DEFAULT_MAX_PAGE_SIZE, PaginationStyle, Role, SimConfig};
 use super::endpoint::SimEndpoint;
-use super::faults::{Faults, FaultsError};
+use super::faults::{Faults, FaultsError, LatencySpike};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FlagsError {
@@ -18,6 +18,8 @@ pub enum FlagsError {
     Account,
     #[error("--error-rate must be 'METHOD /path-template=RATE', e.g. 'POST /auth/token=0.5'")]
     ErrorRate,
+    #[error("--latency-spike must be 'PROBABILITY:MS', e.g. '0.05:2000'")]
+    LatencySpike,
     #[error(transparent)]
     Faults(#[from] FaultsError),
 }
@@ -42,13 +44,17 @@ ADMIN API (base URL http://LISTEN):
 CONTROL ENDPOINT (no authentication: keep the simulator on loopback):
   GET    /_sim/healthz        {\"status\":\"ok\"}
   GET    /_sim/calls          {\"calls\":[{\"method\",\"path\",\"status\",\"count\"}]} (path is the template)
-  DELETE /_sim/calls          reset the counters
+  GET    /_sim/requests       {\"requests\":[{\"atMicros\",\"method\",\"path\",\"status\",\"client\"}]}: the last
+                              100000 calls in order (arrival time; client: the listener's label)
+  DELETE /_sim/calls          reset the counters and the request log
   GET    /_sim/faults         the active faults (counts left)
   PUT    /_sim/faults         replace them, e.g.
-         {\"latencyMs\": 50,
+         {\"latencyMs\": 50, \"latencySpike\": {\"probability\": 0.05, \"ms\": 2000},
           \"errorRate\": {\"GET /projects/{projectId}/customers\": 0.1}, \"errorStatus\": 503,
+          \"errorRateAll\": 0.3 (every endpoint errorRate does not name),
           \"failNext\": {\"POST /auth/token\": {\"count\": 1, \"status\": 500}},
           \"failAfterApply\": {\"POST /projects/{projectId}/customers\": 1},
+          \"failAfterApplyRate\": 0.05 (any create, update or delete: applied, then 500),
           \"rateLimit\": {\"count\": 3, \"retryAfterSeconds\": 2}}
   POST   /_sim/tokens/expire  every token issued so far answers 401
   GET|PUT /_sim/token-ttl     {\"seconds\": N}, for tokens issued from now on
@@ -140,6 +146,29 @@ pub struct SimArgs {
     )]
     pub error_rates: Vec<String>,
 
+    /// Random failures on every endpoint that --error-rate does not name (0.0 to 1.0).
+    #[arg(
+        long,
+        value_name = "RATE",
+        env = "CORTI_SIM_ERROR_RATE_ALL",
+        default_value_t = 0.0
+    )]
+    pub error_rate_all: f64,
+
+    /// Latency spikes: with probability PROBABILITY a call is delayed MS more, e.g. '0.05:2000'.
+    #[arg(long, value_name = "PROBABILITY:MS", env = "CORTI_SIM_LATENCY_SPIKE")]
+    pub latency_spike: Option<String>,
+
+    /// Lost responses at random: the probability that a successful create, update or delete
+    /// answers 500 after its work was done.
+    #[arg(
+        long,
+        value_name = "RATE",
+        env = "CORTI_SIM_FAIL_AFTER_APPLY_RATE",
+        default_value_t = 0.0
+    )]
+    pub fail_after_apply_rate: f64,
+
     /// Status of the random failures.
     #[arg(
         long,
@@ -185,8 +214,15 @@ impl SimArgs {
         if let Some(path) = self.state_file {
             config = config.state_file(path);
         }
+        let latency_spike = match &self.latency_spike {
+            Some(spec) => Some(parse_latency_spike(spec)?),
+            None => None,
+        };
         let mut faults = Faults {
             latency_ms: self.latency_ms,
+            latency_spike,
+            error_rate_all: self.error_rate_all,
+            fail_after_apply_rate: self.fail_after_apply_rate,
             error_status: self.error_status,
             ..Faults::default()
         };
@@ -237,6 +273,18 @@ fn parse_error_rate(spec: &str) -> Result<(String, f64), FlagsError> {
         return Err(FaultsError::UnknownEndpoint(endpoint.to_owned()).into());
     }
     Ok((endpoint.to_owned(), rate))
+}
+
+/// `PROBABILITY:MS`.
+fn parse_latency_spike(spec: &str) -> Result<LatencySpike, FlagsError> {
+    let (probability, ms) = spec.split_once(':').ok_or(FlagsError::LatencySpike)?;
+    Ok(LatencySpike {
+        probability: probability
+            .trim()
+            .parse()
+            .map_err(|_| FlagsError::LatencySpike)?,
+        ms: ms.trim().parse().map_err(|_| FlagsError::LatencySpike)?,
+    })
 }
 
 #[cfg(test)]
@@ -318,6 +366,12 @@ mod tests {
             "POST /auth/token=0.5",
             "--error-status",
             "502",
+            "--error-rate-all",
+            "0.3",
+            "--latency-spike",
+            "0.05:2000",
+            "--fail-after-apply-rate",
+            "0.1",
         ])
         .into_config()
         .unwrap();
@@ -330,6 +384,15 @@ mod tests {
         assert_eq!(config.faults.latency_ms, 9);
         assert!((config.faults.error_rate["POST /auth/token"] - 0.5).abs() < f64::EPSILON);
         assert_eq!(config.faults.error_status, 502);
+        assert!((config.faults.error_rate_all - 0.3).abs() < f64::EPSILON);
+        assert_eq!(
+            config.faults.latency_spike,
+            Some(LatencySpike {
+                probability: 0.05,
+                ms: 2000
+            })
+        );
+        assert!((config.faults.fail_after_apply_rate - 0.1).abs() < f64::EPSILON);
     }
 
     #[test]
@@ -339,6 +402,11 @@ mod tests {
             &["--error-rate", "POST /auth/token"],
             &["--error-rate", "POST /auth/token=2"],
             &["--error-status", "200"],
+            &["--error-rate-all", "1.5"],
+            &["--fail-after-apply-rate=-0.1"],
+            &["--latency-spike", "0.5"],
+            &["--latency-spike", "2:100"],
+            &["--latency-spike", "0.5:x"],
         ] {
             assert!(args(flags).into_config().is_err(), "{flags:?}");
         }

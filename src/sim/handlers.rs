@@ -111,8 +111,13 @@ pub async fn no_such_endpoint() -> Response {
     error_response(StatusCode::NOT_FOUND, "no such endpoint")
 }
 
-/// Wraps every Admin API route: latency, then injected failures, then the call itself (which
-/// a `failAfterApply` fault may turn into a 500 after the fact), then counting and logging.
+/// The label of the listener a call came through (see [`Simulator::serve`]).
+#[derive(Debug, Clone)]
+pub struct ClientLabel(pub std::sync::Arc<str>);
+
+/// Wraps every Admin API route: latency (and spikes), then injected failures, then the call
+/// itself (which a `failAfterApply` fault may turn into a 500 after the fact), then counting,
+/// the request log and logging.
 pub async fn faults_and_counters(
     State(sim): State<Simulator>,
     request: Request,
@@ -121,17 +126,21 @@ pub async fn faults_and_counters(
     let Some(endpoint) = SimEndpoint::classify(request.method(), request.uri().path()) else {
         return next.run(request).await;
     };
-    let latency_ms = sim.with_faults(|f| f.latency_ms);
-    if latency_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(latency_ms)).await;
+    let arrived = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+    let client = request.extensions().get::<ClientLabel>().cloned();
+    let delay_ms = sim.with_faults(|f| f.delay_ms(rand::random()));
+    if delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
     }
     let roll: f64 = rand::random();
     let response = match sim.with_faults(|f| f.take_before(endpoint, roll)) {
         Some(injected) => injected_response(injected),
         None => {
             let response = next.run(request).await;
-            let lost =
-                response.status().is_success() && sim.with_faults(|f| f.take_after_apply(endpoint));
+            let lost = response.status().is_success()
+                && sim.with_faults(|f| f.take_after_apply(endpoint, rand::random()));
             if lost {
                 error_response(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -143,11 +152,14 @@ pub async fn faults_and_counters(
         }
     };
     let status = response.status().as_u16();
-    sim.counters().record(endpoint, status);
+    let client = client.as_ref().map(|c| &*c.0);
+    sim.counters()
+        .record_call(endpoint, status, arrived, client);
     tracing::debug!(
         method = endpoint.method,
         path = endpoint.template,
         status,
+        client,
         "admin api call"
     );
     response

@@ -51,9 +51,9 @@ pub use config::{
     ProjectConfig, Role, SimConfig,
 };
 pub use control::{ControlError, TokenTtl};
-pub use counters::CallCount;
+pub use counters::{CallCount, LOG_CAPACITY, LoggedCall};
 pub use endpoint::{ENDPOINTS, SimEndpoint};
-pub use faults::{FailNext, Faults, FaultsError, RateLimit};
+pub use faults::{FailNext, Faults, FaultsError, LatencySpike, RateLimit};
 pub use flags::{DEMO_EMAIL, DEMO_PASSWORD, DEMO_PROJECT, DemoDefaults, FlagsError, SimArgs};
 pub use handlers::SimApiError;
 pub use pagination::Pagination;

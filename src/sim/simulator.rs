@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use super::auth::{AuthError, IssuedToken, Tokens};
 use super::config::{Account, PaginationStyle, Role, SimConfig};
-use super::counters::{CallCount, Counters};
+use super::counters::{CallCount, Counters, LoggedCall};
 use super::faults::{Faults, FaultsError};
 use super::persist::{self, PersistError};
 use super::state::Store;
@@ -101,15 +101,29 @@ impl Simulator {
 
     /// Serves a new simulator on `addr` (port 0 picks a free port) in a tokio task.
     pub async fn bind(config: SimConfig, addr: SocketAddr) -> Result<RunningSim, SimError> {
-        let sim = Self::new(config)?;
+        Self::new(config)?.serve(addr, None).await
+    }
+
+    /// Serves this simulator (its state, faults and counters) on one more address. Calls that
+    /// come through it are logged with `client`, so a test that gives each of two clients its own
+    /// listener can tell their calls apart (`requests()`, `GET /_sim/requests`).
+    pub async fn serve(
+        &self,
+        addr: SocketAddr,
+        client: Option<&str>,
+    ) -> Result<RunningSim, SimError> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| SimError::Bind { addr, source })?;
         let local = listener
             .local_addr()
             .map_err(|source| SimError::Bind { addr, source })?;
+        let mut router = self.router();
+        if let Some(client) = client {
+            router = router.layer(axum::Extension(handlers::ClientLabel(client.into())));
+        }
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = axum::serve(listener, sim.router()).with_graceful_shutdown(async {
+        let server = axum::serve(listener, router).with_graceful_shutdown(async {
             // A dropped sender stops the server too.
             let _ = stopped.await;
         });
@@ -122,10 +136,20 @@ impl Simulator {
         Ok(RunningSim {
             base_url: format!("http://{}", SocketAddr::new(host, local.port())),
             addr: local,
-            sim,
+            sim: self.clone(),
             stop: Some(stop),
             task: Some(task),
         })
+    }
+
+    /// The last calls (up to [`LOG_CAPACITY`](super::counters::LOG_CAPACITY)), oldest first.
+    pub fn requests(&self) -> Vec<LoggedCall> {
+        self.shared.counters.log()
+    }
+
+    /// Changes the active faults in place (e.g. re-arms a `rate_limit` burst, keeping the rest).
+    pub fn update_faults(&self, change: impl FnOnce(&mut Faults)) {
+        change(&mut lock(&self.shared.faults));
     }
 
     /// Every call counted so far, sorted by method, path template and status.

@@ -136,22 +136,20 @@ impl Env {
             .append(true)
             .open(log)
             .expect("operator log");
-        // Test defaults, each overridable by a flag in `extra_args`.
+        // Test defaults, each overridable by a flag in `extra_args` or `extra`.
         let defaults = [
+            ("--admin-api-url", self.sim.base_url.as_str()),
             ("--resync-period", "3s"),
             ("--slow-retry", "2s"),
             ("--health-addr", "127.0.0.1:0"),
             ("--admin-api-timeout", "3s"),
             ("--admin-api-rate-limit", "0"),
         ];
-        let mut args = vec![
-            "run".to_string(),
-            "--admin-api-url".into(),
-            self.sim.base_url.clone(),
-        ];
+        let mut args = vec!["run".to_string()];
         args.extend(["--namespaces".to_string(), self.ns.name().to_string()]);
         for (flag, value) in defaults {
-            if !self.extra_args.iter().any(|a| a == flag) {
+            let given = |a: &str| a == flag;
+            if !self.extra_args.iter().any(|a| given(a)) && !extra.iter().any(|a| given(a)) {
                 args.extend([flag.to_string(), value.to_string()]);
             }
         }
