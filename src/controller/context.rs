@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use kube::runtime::controller::Action;
-use kube::runtime::events::Recorder;
 use kube::runtime::reflector::Store;
 
 use super::claims::Registry;
@@ -45,7 +44,7 @@ pub struct Context {
     pub users: Store<CustomerUser>,
     /// Users by email and by Customer, kept with `users`.
     pub user_index: super::user_index::UserIndex,
-    pub recorder: Recorder,
+    pub events: super::events::EventWriter,
     pub metrics: Arc<Metrics>,
     pub settings: Settings,
     /// The namespaces watched; empty: all.
@@ -132,54 +131,118 @@ impl Context {
     }
 }
 
-/// Consecutive failures per object, for exponential backoff.
+/// Per object, the current streak of transient failures and the current streak of waits, each
+/// for its own exponential backoff: a Customer that waited long for its users retries its first
+/// failed delete after a second, not after its waits' minutes.
 #[derive(Debug, Default)]
 pub struct Backoff {
-    failures: Mutex<HashMap<String, u32>>,
+    streaks: Mutex<HashMap<String, Streak>>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Streak {
+    failures: u32,
+    waits: u32,
 }
 
 impl Backoff {
     fn next_action(&self, settings: &Settings, object: &str, retry: Option<Retry>) -> Action {
-        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut streaks = self.streaks.lock().unwrap_or_else(PoisonError::into_inner);
         let jitter: f64 = rand::random();
         match retry {
             None => {
-                failures.remove(object);
+                streaks.remove(object);
                 Action::requeue(resync_delay(settings.resync_period, jitter))
             }
             Some(Retry::Backoff(retry_after)) => {
-                let attempt = failures.entry(object.to_string()).or_insert(0);
-                let delay = backoff_delay(*attempt, retry_after, jitter);
-                *attempt = attempt.saturating_add(1);
+                let streak = streaks.entry(object.to_string()).or_default();
+                let delay = backoff_delay(streak.failures, retry_after, jitter);
+                *streak = Streak {
+                    failures: streak.failures.saturating_add(1),
+                    waits: 0,
+                };
                 Action::requeue(delay)
             }
-            // Waiting on another resource: its change wakes this one, but that wake can beat the
-            // cache this pass reads (each controller has its own watch), so look again soon, then
-            // less and less often. Only the caches and the Secret are read meanwhile.
+            // Waiting on another resource: its change wakes this one, but look again now and then
+            // in case a wake is lost (a restart between the change and the wake), less and less
+            // often. Only the caches and the Secret are read meanwhile.
             Some(Retry::Waiting) => {
-                let attempt = failures.entry(object.to_string()).or_insert(0);
-                let delay = backoff_delay(*attempt, None, jitter).min(settings.slow_retry);
-                *attempt = attempt.saturating_add(1);
+                let streak = streaks.entry(object.to_string()).or_default();
+                let delay = backoff_delay(streak.waits, None, jitter).min(settings.slow_retry);
+                *streak = Streak {
+                    failures: 0,
+                    waits: streak.waits.saturating_add(1),
+                };
                 Action::requeue(delay)
             }
             Some(Retry::Recheck) => {
-                failures.remove(object);
+                streaks.remove(object);
                 Action::requeue(resync_delay(
                     CREDENTIALS_RECHECK.min(settings.slow_retry),
                     jitter,
                 ))
             }
             Some(Retry::Slowly) => {
-                failures.remove(object);
+                streaks.remove(object);
                 Action::requeue(resync_delay(settings.slow_retry, jitter))
             }
         }
     }
 
     fn forget(&self, object: &str) {
-        self.failures
+        self.streaks
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(object);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delay(action: &Action) -> Duration {
+        // `Action` keeps its delay private; its Debug form is `Action { requeue_after: Some(..) }`.
+        let text = format!("{action:?}");
+        let inner = text
+            .split("Some(")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .unwrap_or_else(|| panic!("a requeue delay in {text}"));
+        let (number, scale) = [("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9), ("s", 1.0)]
+            .iter()
+            .find_map(|(unit, scale)| inner.strip_suffix(unit).map(|n| (n, *scale)))
+            .unwrap_or_else(|| panic!("a unit in {inner}"));
+        Duration::from_secs_f64(number.parse::<f64>().expect("a number") * scale)
+    }
+
+    #[test]
+    fn a_long_wait_does_not_lengthen_the_backoff_of_the_first_failure_after_it() {
+        let settings = Settings {
+            resync_period: Duration::from_secs(600),
+            slow_retry: Duration::from_secs(300),
+            adopt_existing: true,
+        };
+        let backoff = Backoff::default();
+        let key = "Customer/tenants/c";
+        for _ in 0..8 {
+            backoff.next_action(&settings, key, Some(Retry::Waiting));
+        }
+        let waited = delay(&backoff.next_action(&settings, key, Some(Retry::Waiting)));
+        assert!(
+            waited >= Duration::from_secs(120),
+            "waits back off: {waited:?}"
+        );
+        let first_failure = delay(&backoff.next_action(&settings, key, Some(Retry::Backoff(None))));
+        assert!(first_failure <= Duration::from_secs(1), "{first_failure:?}");
+        let second_failure =
+            delay(&backoff.next_action(&settings, key, Some(Retry::Backoff(None))));
+        assert!(
+            second_failure <= Duration::from_secs(2),
+            "{second_failure:?}"
+        );
+        // And a wait after failures starts its own streak afresh.
+        let wait_again = delay(&backoff.next_action(&settings, key, Some(Retry::Waiting)));
+        assert!(wait_again <= Duration::from_secs(1), "{wait_again:?}");
     }
 }

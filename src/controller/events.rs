@@ -2,11 +2,175 @@
 //! reasons form a closed set, like the condition's. Notes name resources and remote ids, never
 //! an email.
 
-use kube::runtime::events::{Event, EventType};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::events::v1::{Event, EventSeries};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::{Api, ResourceExt};
 
 use super::condition::{Readiness, Reason, Status};
 use super::context::Context;
 use super::managed::{Managed, object_key};
+
+/// How long a repeat of the same Event counts up its series instead of making a new one (what
+/// kube-runtime's recorder uses).
+const SERIES_WINDOW: Duration = Duration::from_secs(6 * 60);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventType {
+    Normal,
+    Warning,
+}
+
+impl EventType {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Normal => "Normal",
+            Self::Warning => "Warning",
+        }
+    }
+}
+
+/// Writes Events as `events.k8s.io/v1`. It remembers only the last Event of each resource, to
+/// count a repeat into its series: kube-runtime's recorder keeps every Event of the last six
+/// minutes and sweeps them all on each publish, which at 10,000 resources cost tens of MiB and a
+/// sweep of tens of thousands of entries per Event.
+pub struct EventWriter {
+    kube: kube::Client,
+    controller: String,
+    instance: String,
+    last: Mutex<LastEvents>,
+}
+
+impl std::fmt::Debug for EventWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventWriter")
+            .field("controller", &self.controller)
+            .field("instance", &self.instance)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
+struct LastEvent {
+    name: String,
+    fingerprint: u64,
+    count: i32,
+    at: Instant,
+}
+
+impl EventWriter {
+    pub fn new(kube: kube::Client, controller: &str, instance: &str) -> Self {
+        Self {
+            kube,
+            controller: controller.into(),
+            instance: instance.into(),
+            last: Mutex::default(),
+        }
+    }
+
+    async fn write<K: Managed>(
+        &self,
+        object: &K,
+        kind: EventType,
+        reason: &str,
+        note: &str,
+    ) -> Result<(), kube::Error> {
+        let namespace = object.namespace().unwrap_or_default();
+        let events: Api<Event> = Api::namespaced(self.kube.clone(), &namespace);
+        let key = object.uid().unwrap_or_else(|| object_key(object));
+        let fingerprint = fingerprint(kind, reason, note);
+        let now = MicroTime(jiff::Timestamp::now());
+        if let Some((name, count)) = self.repeat(&key, fingerprint) {
+            let series = serde_json::json!({ "series": EventSeries { count, last_observed_time: now.clone() } });
+            match events
+                .patch(&name, &PatchParams::default(), &Patch::Merge(&series))
+                .await
+            {
+                Err(kube::Error::Api(status)) if status.code == 404 => {}
+                other => return other.map(|_| ()),
+            }
+        }
+        let name = format!(
+            "{}.{:x}",
+            object.name_any(),
+            now.0.as_nanosecond().unsigned_abs()
+        );
+        let event = Event {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                namespace: Some(namespace),
+                ..ObjectMeta::default()
+            },
+            action: Some("Reconcile".into()),
+            reason: Some(reason.into()),
+            note: Some(note.into()),
+            type_: Some(kind.as_str().into()),
+            regarding: Some(object.object_ref(&())),
+            reporting_controller: Some(self.controller.clone()),
+            reporting_instance: Some(self.instance.clone()),
+            event_time: Some(now),
+            ..Event::default()
+        };
+        events.create(&PostParams::default(), &event).await?;
+        self.remember(key, name, fingerprint);
+        Ok(())
+    }
+
+    fn repeat(&self, key: &str, fingerprint: u64) -> Option<(String, i32)> {
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        last.repeat(key, fingerprint, Instant::now())
+    }
+
+    fn remember(&self, key: String, name: String, fingerprint: u64) {
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        last.remember(key, name, fingerprint, Instant::now());
+    }
+}
+
+/// The last Event of each resource.
+#[derive(Debug, Default)]
+struct LastEvents(HashMap<String, LastEvent>);
+
+impl LastEvents {
+    /// The name and next count of the resource's last Event, when this one repeats it in time.
+    fn repeat(&mut self, key: &str, fingerprint: u64, now: Instant) -> Option<(String, i32)> {
+        let entry = self.0.get_mut(key)?;
+        if entry.fingerprint != fingerprint || now.duration_since(entry.at) > SERIES_WINDOW {
+            return None;
+        }
+        entry.count += 1;
+        entry.at = now;
+        Some((entry.name.clone(), entry.count))
+    }
+
+    fn remember(&mut self, key: String, name: String, fingerprint: u64, now: Instant) {
+        let last = &mut self.0;
+        last.insert(
+            key,
+            LastEvent {
+                name,
+                fingerprint,
+                count: 1,
+                at: now,
+            },
+        );
+        // Forget what can no longer be repeated, now and then (amortised: at each power of two).
+        if last.len().is_power_of_two() && last.len() >= 1024 {
+            last.retain(|_, entry| now.duration_since(entry.at) <= SERIES_WINDOW);
+        }
+    }
+}
+
+fn fingerprint(kind: EventType, reason: &str, note: &str) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (kind.as_str(), reason, note).hash(&mut hasher);
+    hasher.finish()
+}
 
 /// What a pass did, or decided not to do, to a remote object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,14 +243,46 @@ pub async fn publish_transition<K: Managed>(ctx: &Context, object: &K, readiness
 
 /// A failure to record an Event is logged, never fatal.
 async fn send<K: Managed>(ctx: &Context, object: &K, kind: EventType, reason: &str, note: &str) {
-    let event = Event {
-        type_: kind,
-        reason: reason.into(),
-        note: Some(note.into()),
-        action: "Reconcile".into(),
-        secondary: None,
-    };
-    if let Err(error) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
+    if let Err(error) = ctx.events.write(object, kind, reason, note).await {
         tracing::warn!(object = %object_key(object), %error, "cannot record an Event");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeat_counts_into_the_series_of_the_same_event_only_while_it_is_recent() {
+        let mut last = LastEvents::default();
+        let start = Instant::now();
+        let warning = fingerprint(EventType::Warning, "RemoteUnavailable", "down");
+        last.remember("uid-1".into(), "jane.1".into(), warning, start);
+        assert_eq!(
+            last.repeat("uid-1", warning, start),
+            Some(("jane.1".into(), 2))
+        );
+        assert_eq!(
+            last.repeat("uid-1", warning, start),
+            Some(("jane.1".into(), 3))
+        );
+        // Another note, another resource, or too late: a new Event.
+        let other = fingerprint(EventType::Warning, "RemoteUnavailable", "still down");
+        assert_eq!(last.repeat("uid-1", other, start), None);
+        assert_eq!(last.repeat("uid-2", warning, start), None);
+        let later = start + SERIES_WINDOW + Duration::from_secs(1);
+        assert_eq!(last.repeat("uid-1", warning, later), None);
+    }
+
+    #[test]
+    fn old_entries_are_forgotten_so_memory_stays_bounded_by_recent_activity() {
+        let mut last = LastEvents::default();
+        let start = Instant::now();
+        for i in 0..1023 {
+            last.remember(format!("uid-{i}"), format!("e{i}"), 1, start);
+        }
+        let later = start + SERIES_WINDOW + Duration::from_secs(1);
+        last.remember("uid-new".into(), "e-new".into(), 1, later);
+        assert_eq!(last.0.len(), 1, "only the recent entry is kept");
     }
 }

@@ -33,7 +33,6 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use kube::runtime::controller::{Action, Config as ControllerConfig};
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::reflector::{self, reflector};
 use kube::runtime::utils::PredicateConfig;
@@ -141,10 +140,6 @@ pub async fn run(
         .with_config(controller_config)
         .reconcile_on(users_woken);
 
-    let reporter = Reporter {
-        controller: FIELD_MANAGER.into(),
-        instance: Some(config.instance.clone()),
-    };
     let context = Arc::new(Context {
         kube: kube.clone(),
         admin,
@@ -157,7 +152,7 @@ pub async fn run(
         customers: customer_store,
         users: user_store,
         user_index,
-        recorder: Recorder::new(kube, reporter),
+        events: events::EventWriter::new(kube, FIELD_MANAGER, &config.instance),
         metrics,
         settings: config.settings.clone(),
         namespaces: config.namespaces.clone(),

@@ -13,7 +13,6 @@ use std::time::Duration;
 use http::{Request, Response, StatusCode};
 use kube::client::Body;
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, store::Writer};
 use kube::runtime::watcher;
 use serde_json::{Value, json};
@@ -193,10 +192,6 @@ impl World {
             AdminClient::new(&ClientConfig::new(&sim.base_url), metrics.clone()).expect("client");
         let (customer_store, customers) = reflector::store();
         let (user_store, users) = reflector::store();
-        let reporter = Reporter {
-            controller: "corti-operator".into(),
-            instance: None,
-        };
         let ctx = Arc::new(Context {
             kube: client.clone(),
             admin,
@@ -205,7 +200,7 @@ impl World {
             customers: customer_store,
             users: user_store,
             user_index: crate::controller::user_index::UserIndex::default(),
-            recorder: Recorder::new(client, reporter),
+            events: crate::controller::events::EventWriter::new(client, "corti-operator", "test"),
             metrics,
             settings: Settings {
                 resync_period: Duration::from_secs(300),
