@@ -4,12 +4,14 @@
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
 
+use super::condition::Readiness;
 use super::context::Context;
 use super::error::Error;
 use super::events::{Happened, publish};
 use super::finalizer::{release_secret, remove_finalizer};
 use super::managed::{Managed, object_key};
 use super::ownership::Left;
+use super::status::commit;
 
 /// How a deleted resource parted with its remote object.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,9 +23,35 @@ pub enum Parted {
     Stranded(String),
 }
 
+/// Ends a cleanup pass: released with the Event that says how it parted, or the failure on record
+/// in status (and tried again); `what` is "customer" or "user".
+pub async fn finish_cleanup<K: Managed>(
+    ctx: &Context,
+    object: &K,
+    status: K::Status,
+    parted: Result<Parted, Error>,
+    what: &str,
+    claim_key: Option<String>,
+) -> Result<Action, Error> {
+    match parted {
+        Ok(parted) => {
+            announce(ctx, object, &parted, what).await;
+            release(ctx, object, claim_key.as_deref()).await
+        }
+        Err(error) => {
+            let failed = Readiness::not_ready(
+                error.reason(),
+                format!("cannot delete the remote {what}: {}", error.chain()),
+            );
+            commit(ctx, object, status, &failed).await?;
+            Ok(ctx.next_action(&object_key(object), Some(error.retry())))
+        }
+    }
+}
+
 /// The Event (and, for a stranded object, the log line) for `parted`; `what` is "customer" or
 /// "user".
-pub async fn announce<K: Managed>(ctx: &Context, object: &K, parted: &Parted, what: &str) {
+async fn announce<K: Managed>(ctx: &Context, object: &K, parted: &Parted, what: &str) {
     let (happened, note) = match parted {
         Parted::Deleted => (Happened::Deleted, format!("deleted the remote {what}")),
         Parted::Left(Left::AlreadyGone) => (
@@ -57,7 +85,7 @@ pub async fn announce<K: Managed>(ctx: &Context, object: &K, parted: &Parted, wh
 /// Lets the resource go: its claim in this process, its finalizer, then its hold on a credentials
 /// Secret. The Secret is looked at after the finalizer is gone, so that of two resources released
 /// at once, the one that looks last sees neither and lets the Secret go.
-pub async fn release<K: Managed>(
+async fn release<K: Managed>(
     ctx: &Context,
     object: &K,
     claim_key: Option<&str>,

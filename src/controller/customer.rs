@@ -10,7 +10,7 @@ use kube::runtime::controller::Action;
 
 use super::claim_check::{check_claim, claim_of};
 use super::claims::{self, Claim};
-use super::cleanup::{Parted, announce, release};
+use super::cleanup::{Parted, finish_cleanup};
 use super::condition::{Readiness, Reason};
 use super::context::Context;
 use super::error::{Conflict, Error, RemoteObject, Retry};
@@ -320,24 +320,11 @@ async fn cleanup(customer: &Customer, ctx: &Context) -> Result<Action, Error> {
         CleanupStep::Release(left) => Ok(Parted::Left(left)),
         CleanupStep::Look | CleanupStep::Delete => delete_remote(ctx, customer, &status).await,
     };
-    match parted {
-        Ok(parted) => {
-            announce(ctx, customer, &parted, "customer").await;
-            let claim = status
-                .project_id
-                .as_deref()
-                .map(|project| claim_key(project, &customer.customer_id()));
-            release(ctx, customer, claim.as_deref()).await
-        }
-        Err(error) => {
-            let failed = Readiness::not_ready(
-                error.reason(),
-                format!("cannot delete the remote customer: {}", error.chain()),
-            );
-            commit(ctx, customer, status, &failed).await?;
-            Ok(ctx.next_action(&object_key(customer), Some(error.retry())))
-        }
-    }
+    let claim = status
+        .project_id
+        .as_deref()
+        .map(|project| claim_key(project, &customer.customer_id()));
+    finish_cleanup(ctx, customer, status, parted, "customer", claim).await
 }
 
 /// Deletes the owned remote customer, acting only on what is proven: the recorded credentials

@@ -10,20 +10,19 @@ use kube::runtime::controller::Action;
 
 use super::claim_check::{check_claim, claim_of};
 use super::claims::Claim;
-use super::cleanup::{Parted, announce, release};
+use super::cleanup::{Parted, finish_cleanup};
 use super::condition::{Readiness, Reason};
 use super::context::Context;
 use super::error::{Conflict, CustomerWait, Error, PasswordGap, RemoteObject};
 use super::events::{Happened, publish};
 use super::finalizer::{follow_secret, hold_secret_of};
-use super::managed::object_key;
 use super::ownership::{
     CleanupStep, Found, Left, OwnershipStep, Record, Standing, cleanup_step, ownership_step,
     standing,
 };
 use super::pass::{self, FRESH, Reconciled};
 use super::plan::{DesiredPassword, check_password_length, new_user, user_patch};
-use super::status::{commit, commit_midway};
+use super::status::commit_midway;
 use super::user_target::{Target, target};
 use crate::admin_api::{ApiError, Deleted, ErrorClass, User, UserPatch};
 use crate::crd::{CustomerUser, CustomerUserStatus, Ownership, OwnershipStatus};
@@ -378,26 +377,11 @@ async fn cleanup(user: &CustomerUser, ctx: &Context) -> Result<Action, Error> {
         CleanupStep::Release(left) => Ok(Parted::Left(left)),
         CleanupStep::Look | CleanupStep::Delete => delete_remote(ctx, user, &status).await,
     };
-    match parted {
-        Ok(parted) => {
-            announce(ctx, user, &parted, "user").await;
-            let claim = match (&status.project_id, &status.customer_id) {
-                (Some(project), Some(customer)) => Some(claim_key(project, customer, user)),
-                _ => None,
-            };
-            release(ctx, user, claim.as_deref()).await
-        }
-        Err(error) => {
-            let mut status = status;
-            status.sync.observed_generation = user.metadata.generation;
-            let failed = Readiness::not_ready(
-                error.reason(),
-                format!("cannot delete the remote user: {}", error.chain()),
-            );
-            commit(ctx, user, status, &failed).await?;
-            Ok(ctx.next_action(&object_key(user), Some(error.retry())))
-        }
-    }
+    let claim = match (&status.project_id, &status.customer_id) {
+        (Some(project), Some(customer)) => Some(claim_key(project, customer, user)),
+        _ => None,
+    };
+    finish_cleanup(ctx, user, status, parted, "user", claim).await
 }
 
 /// Deletes the owned remote user, from what status recorded (customer, project, credentials):
