@@ -34,6 +34,10 @@ pub enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Print manifests of a project's customers and users that adopt them as they are (no write
+    /// to the Admin API when applied). Credentials: --credentials-secret, else the environment
+    /// (CORTI_ADMIN_EMAIL, CORTI_ADMIN_PASSWORD, CORTI_PROJECT_ID).
+    Export(Box<crate::export::ExportArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -107,13 +111,15 @@ pub enum LogFormat {
 pub enum CliError {
     #[error(transparent)]
     Run(#[from] RunError),
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
     #[error("cannot write CRDs")]
     Crds(#[source] std::io::Error),
     #[error("cannot render CRDs")]
     Yaml(#[source] serde_yaml::Error),
 }
 
-fn parse_secret_key(value: &str) -> Result<SecretKey, String> {
+pub(crate) fn parse_secret_key(value: &str) -> Result<SecretKey, String> {
     match value.split_once('/') {
         Some((namespace, name))
             if !namespace.is_empty() && !name.is_empty() && !name.contains('/') =>

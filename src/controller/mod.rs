@@ -14,7 +14,7 @@ mod finalizer; // act: finalizers on resources and credentials Secrets
 mod managed; // the two kinds seen alike
 mod ownership; // decide: ownership, adoption, deletion
 mod pass; // the flow of one pass
-mod plan; // decide: fields
+pub(crate) mod plan; // decide: fields
 mod resync; // observe: the resync annotation
 mod retry; // when to look again
 mod secret_reader; // observe: the Secrets a pass acts with
