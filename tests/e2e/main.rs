@@ -8,6 +8,7 @@ mod support;
 mod budget;
 mod credentials;
 mod drift;
+mod export;
 mod faults;
 mod harness;
 mod lifecycle;
