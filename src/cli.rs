@@ -77,6 +77,10 @@ pub struct RunArgs {
     /// Adoption is recorded in status with an Event; `false` turns such resources to `Conflict`.
     #[arg(long, env = "CORTI_ADOPT_EXISTING", default_value_t = true, action = clap::ArgAction::Set)]
     pub adopt_existing: bool,
+    /// Treat every resource as `managementPolicy: Observe`: read the Admin API and report drift
+    /// and the calls that would be made, but write nothing to it.
+    #[arg(long, env = "CORTI_DRY_RUN", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub dry_run: bool,
     /// Admin API calls per second, across the process (0: no limit).
     #[arg(long, env = "CORTI_ADMIN_API_RATE_LIMIT", default_value_t = 10.0)]
     pub admin_api_rate_limit: f64,

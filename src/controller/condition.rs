@@ -21,6 +21,8 @@ pub enum Reason {
     InvalidPassword,
     Conflict,
     RemoteUnavailable,
+    /// `managementPolicy: Observe` or `--dry-run`: read, compared, nothing written.
+    Observed,
 }
 
 impl Reason {
@@ -39,6 +41,7 @@ impl Reason {
             Self::InvalidPassword => "InvalidPassword",
             Self::Conflict => "Conflict",
             Self::RemoteUnavailable => "RemoteUnavailable",
+            Self::Observed => "Observed",
         }
     }
 

@@ -33,6 +33,8 @@ pub struct Settings {
     /// Whether a resource may adopt a remote object that exists under its key but that it did
     /// not create (made in the Console, or left by a deleted resource).
     pub adopt_existing: bool,
+    /// `--dry-run`: every resource is treated as `managementPolicy: Observe`.
+    pub dry_run: bool,
 }
 
 /// Built field by field (every field is the caller's to give).

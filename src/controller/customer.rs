@@ -17,6 +17,7 @@ use super::error::{Error, Retry};
 use super::events::{Happened, publish};
 use super::finalizer::{follow_secret, hold_secret_of};
 use super::managed::{Managed, object_key};
+use super::observe_only::{self, Policies};
 use super::ownership::{
     CleanupStep, Found, Left, OwnershipStep, Record, Standing, cleanup_step, ownership_step,
     standing,
@@ -68,6 +69,13 @@ async fn sync(
         observed = observe(ctx, &account.credentials, Some(FRESH)).await?;
     }
     let remote = observed.get(&key).cloned();
+    if observe_only::observing(customer.spec.management_policy, ctx.settings.dry_run) {
+        let standing = observe_only::Standing::of(&status.owner, ctx.settings.adopt_existing);
+        let seen = observe_only::customer(&customer.spec, &key, remote.as_ref(), standing);
+        status.drift = seen.drift.clone();
+        return Ok(observe_only::readiness("customer", &seen));
+    }
+    status.drift.clear();
 
     // Decide, then act: create, then at most one update; or adopt, then at most one update.
     let record = Record::new(&status.owner, recorded_identity(status));
@@ -308,7 +316,11 @@ async fn cleanup(customer: &Customer, ctx: &Context) -> Result<Action, Error> {
             return Ok(ctx.next_action(&object_key(customer), Some(Retry::Waiting)));
         }
     }
-    let parted = match cleanup_step(customer.spec.deletion_policy, ownership, None) {
+    let parted = match cleanup_step(
+        customer.spec.deletion(ctx.settings.dry_run),
+        ownership,
+        None,
+    ) {
         CleanupStep::Release(left) => Ok(Parted::Left(left)),
         CleanupStep::Look | CleanupStep::Delete => delete_remote(ctx, customer, &status).await,
     };
@@ -367,7 +379,7 @@ async fn delete_remote(
     let record = Record::new(&status.owner, recorded_identity(status));
     let seen = standing(&record, observed.get(&key).map(identify));
     match cleanup_step(
-        customer.spec.deletion_policy,
+        customer.spec.deletion(ctx.settings.dry_run),
         status.owner.ownership,
         Some(seen),
     ) {

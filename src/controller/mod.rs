@@ -12,6 +12,7 @@ mod error; // why a pass stopped short
 mod events; // record: Events
 mod finalizer; // act: finalizers on resources and credentials Secrets
 mod managed; // the two kinds seen alike
+mod observe_only; // decide + record: managementPolicy Observe and --dry-run
 mod ownership; // decide: ownership, adoption, deletion
 mod pass; // the flow of one pass
 pub(crate) mod plan; // decide: fields

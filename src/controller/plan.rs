@@ -119,6 +119,7 @@ mod tests {
             is_nfr: false,
             credentials_secret_ref: None,
             deletion_policy: DeletionPolicy::Orphan,
+            management_policy: crate::crd::ManagementPolicy::Manage,
         }
     }
 
@@ -194,6 +195,7 @@ mod tests {
             enabled: true,
             password_secret_ref: None,
             deletion_policy: DeletionPolicy::Delete,
+            management_policy: crate::crd::ManagementPolicy::Manage,
         }
     }
 

@@ -17,6 +17,7 @@ use super::error::Error;
 use super::events::{Happened, publish};
 use super::finalizer::{follow_secret, hold_secret_of};
 use super::managed::object_key;
+use super::observe_only::{self, Policies};
 use super::ownership::{
     CleanupStep, Found, Left, OwnershipStep, Record, Standing, cleanup_step, ownership_step,
     standing,
@@ -73,6 +74,14 @@ async fn sync(
         observed = observe(ctx, &target, Some(FRESH)).await?;
     }
     let remote = observed.get(&email).cloned();
+    if observe_only::observing(user.spec.management_policy, ctx.settings.dry_run) {
+        let standing = observe_only::Standing::of(&status.owner, ctx.settings.adopt_existing);
+        let id = &target.customer_id;
+        let seen = observe_only::user(&user.spec, id, remote.as_ref(), password.as_ref(), standing);
+        status.drift = seen.drift.clone();
+        return Ok(observe_only::readiness("user", &seen));
+    }
+    status.drift.clear();
 
     // Decide, then act: create, then at most one update; or adopt, then at most one update.
     let record = Record::new(&status.owner, status.user_id.as_deref());
@@ -364,7 +373,11 @@ async fn observe(
 
 async fn cleanup(user: &CustomerUser, ctx: &Context) -> Result<Action, Error> {
     let status = user.status.clone().unwrap_or_default();
-    let parted = match cleanup_step(user.spec.deletion_policy, status.owner.ownership, None) {
+    let parted = match cleanup_step(
+        user.spec.deletion(ctx.settings.dry_run),
+        status.owner.ownership,
+        None,
+    ) {
         CleanupStep::Release(left) => Ok(Parted::Left(left)),
         CleanupStep::Look | CleanupStep::Delete => delete_remote(ctx, user, &status).await,
     };
@@ -433,7 +446,7 @@ async fn delete_remote(
     let seen = standing(&record, found.map(identify));
     let user_id = match (
         cleanup_step(
-            user.spec.deletion_policy,
+            user.spec.deletion(ctx.settings.dry_run),
             status.owner.ownership,
             Some(seen),
         ),

@@ -72,6 +72,11 @@ pub struct CustomerSpec {
     /// it, with all its users, in the Admin API; `Delete` deletes it there.
     #[serde(default = "DeletionPolicy::orphan")]
     pub deletion_policy: DeletionPolicy,
+
+    /// `Manage` (the default) or `Observe`: only read the remote customer and report its drift
+    /// from this spec; no write, and deleting this resource never deletes it.
+    #[serde(default)]
+    pub management_policy: super::ManagementPolicy,
 }
 
 /// The region a customer's data lives in.
@@ -111,6 +116,9 @@ pub struct CustomerStatus {
     /// Whether this resource created or adopted its remote object, and with which credentials.
     #[serde(flatten)]
     pub owner: super::OwnershipStatus,
+    /// Under `Observe`: each field where the remote customer differs from the spec.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<super::FieldDrift>,
     /// The value of the `admin.corti.app/resync` annotation last acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_resync: Option<String>,

@@ -81,6 +81,11 @@ pub struct CustomerUserSpec {
     /// the Admin API; `Orphan` leaves it there.
     #[serde(default = "DeletionPolicy::delete")]
     pub deletion_policy: DeletionPolicy,
+
+    /// `Manage` (the default) or `Observe`: only read the remote user and report its drift from
+    /// this spec; no write, and deleting this resource never deletes it.
+    #[serde(default)]
+    pub management_policy: super::ManagementPolicy,
 }
 
 fn enabled_default() -> bool {
@@ -129,6 +134,9 @@ pub struct CustomerUserStatus {
     /// Whether this resource created or adopted its remote object, and with which credentials.
     #[serde(flatten)]
     pub owner: super::OwnershipStatus,
+    /// Under `Observe`: each field where the remote user differs from the spec.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<super::FieldDrift>,
     /// The value of the `admin.corti.app/resync` annotation last acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_resync: Option<String>,

@@ -15,8 +15,8 @@ use kube::api::ObjectMeta;
 use super::names::{Names, customer_base, user_base};
 use crate::admin_api::{Customer as RemoteCustomer, User as RemoteUser};
 use crate::crd::{
-    Customer, CustomerSpec, CustomerUser, CustomerUserSpec, DeletionPolicy, LocalRef, Region,
-    SecretRef,
+    Customer, CustomerSpec, CustomerUser, CustomerUserSpec, DeletionPolicy, LocalRef,
+    ManagementPolicy, Region, SecretRef,
 };
 
 /// A remote customer and its users, as listed.
@@ -172,6 +172,7 @@ pub fn customer_spec(
             .clone()
             .map(|name| SecretRef { name }),
         deletion_policy: DeletionPolicy::Orphan,
+        management_policy: ManagementPolicy::Manage,
     })
 }
 
@@ -197,6 +198,7 @@ pub fn user_spec(remote: &RemoteUser, customer: &str) -> Result<CustomerUserSpec
         enabled: remote.enabled,
         password_secret_ref: None,
         deletion_policy: DeletionPolicy::Orphan,
+        management_policy: ManagementPolicy::Manage,
     })
 }
 
