@@ -72,8 +72,9 @@ async fn sync(
     if observe_only::observing(customer.spec.management_policy, ctx.settings.dry_run) {
         let standing = observe_only::Standing::of(&status.owner, ctx.settings.adopt_existing);
         let seen = observe_only::customer(&customer.spec, &key, remote.as_ref(), standing);
-        status.drift = seen.drift.clone();
-        return Ok(observe_only::readiness("customer", &seen));
+        let readiness = observe_only::readiness("customer", &seen);
+        status.drift = seen.drift;
+        return Ok(readiness);
     }
     status.drift.clear();
 

@@ -72,7 +72,11 @@ impl Standing {
     }
 }
 
-fn drift(field: &str, spec: impl ToString, remote: impl ToString) -> FieldDrift {
+fn drift<S, R>(field: &str, spec: &S, remote: &R) -> FieldDrift
+where
+    S: ToString + ?Sized,
+    R: ToString + ?Sized,
+{
     FieldDrift {
         field: field.to_string(),
         spec: spec.to_string(),
@@ -122,7 +126,7 @@ pub fn customer(
         ));
     }
     if remote.is_nfr != spec.is_nfr {
-        out.drift.push(drift("isNfr", spec.is_nfr, remote.is_nfr));
+        out.drift.push(drift("isNfr", &spec.is_nfr, &remote.is_nfr));
     }
     let plan = match customer_patch(spec, remote) {
         Ok(plan) => plan,
@@ -142,19 +146,16 @@ pub fn customer(
     if !take_over(standing, &mut out.calls) {
         return out;
     }
-    match plan {
-        Some(patch) => {
-            let mut fields = Vec::new();
-            if patch.display_name.is_some() {
-                fields.push("displayName");
-            }
-            if patch.is_nfr.is_some() {
-                fields.push("isNfr");
-            }
-            out.calls
-                .push(format!("PATCH customers/{key} ({})", fields.join(", ")));
+    if let Some(patch) = plan {
+        let mut fields = Vec::new();
+        if patch.display_name.is_some() {
+            fields.push("displayName");
         }
-        None => {}
+        if patch.is_nfr.is_some() {
+            fields.push("isNfr");
+        }
+        out.calls
+            .push(format!("PATCH customers/{key} ({})", fields.join(", ")));
     }
     out
 }
@@ -194,7 +195,7 @@ pub fn user(
     }
     if remote.enabled != spec.enabled {
         out.drift
-            .push(drift("enabled", spec.enabled, remote.enabled));
+            .push(drift("enabled", &spec.enabled, &remote.enabled));
     }
     if !take_over(standing, &mut out.calls) {
         return out;

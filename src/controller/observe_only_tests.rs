@@ -66,7 +66,7 @@ fn customer_drift_lists_each_field_and_the_calls_manage_would_make() {
         seen.drift,
         vec![
             drift("displayName", "Contoso", "Renamed"),
-            drift("isNfr", false, true)
+            drift("isNfr", &false, &true)
         ]
     );
     assert_eq!(
@@ -189,7 +189,7 @@ fn user_drift_never_shows_a_password_or_an_email() {
         seen.drift,
         vec![
             drift("lastName", "Smith", "Smyth"),
-            drift("enabled", true, false)
+            drift("enabled", &true, &false)
         ]
     );
     assert_eq!(

@@ -78,8 +78,9 @@ async fn sync(
         let standing = observe_only::Standing::of(&status.owner, ctx.settings.adopt_existing);
         let id = &target.customer_id;
         let seen = observe_only::user(&user.spec, id, remote.as_ref(), password.as_ref(), standing);
-        status.drift = seen.drift.clone();
-        return Ok(observe_only::readiness("user", &seen));
+        let readiness = observe_only::readiness("user", &seen);
+        status.drift = seen.drift;
+        return Ok(readiness);
     }
     status.drift.clear();
 

@@ -94,17 +94,6 @@ async fn export(env: &Env, extra: &[&str]) -> std::process::Output {
         .expect("export runs")
 }
 
-/// Admin API writes counted by the simulator (logins aside).
-fn writes(env: &Env) -> u64 {
-    env.sim
-        .sim
-        .calls()
-        .iter()
-        .filter(|c| c.method != "GET" && c.path != "/auth/token")
-        .map(|c| c.count)
-        .sum()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the local control plane: make test-e2e"]
 async fn an_exported_project_applied_as_it_is_adopts_everything_with_no_write() {
@@ -177,7 +166,7 @@ async fn an_exported_project_applied_as_it_is_adopts_everything_with_no_write() 
         .find(|u| u.spec.email == "leaver@contoso.example")
         .expect("the disabled user exported");
     assert!(!leaver.spec.enabled);
-    assert_eq!(writes(&env), 0, "calls: {:?}", env.sim.sim.calls());
+    assert_eq!(env.admin_writes(), 0, "calls: {:?}", env.sim.sim.calls());
     let listed = env.sim.sim.calls();
     eprintln!("calls from the first export to all Ready: {listed:?}");
 
@@ -197,7 +186,7 @@ async fn an_exported_project_applied_as_it_is_adopts_everything_with_no_write() 
             .is_ok_and(|l| l.items.is_empty())
     })
     .await;
-    assert_eq!(writes(&env), 0, "calls: {:?}", env.sim.sim.calls());
+    assert_eq!(env.admin_writes(), 0, "calls: {:?}", env.sim.sim.calls());
     assert_eq!(env.remote_customers().len(), 3);
     assert_eq!(env.remote_users("Contoso_Hospital").len(), 4);
     let _ = std::fs::remove_file(file);

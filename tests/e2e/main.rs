@@ -12,6 +12,7 @@ mod export;
 mod faults;
 mod harness;
 mod lifecycle;
+mod observe;
 mod ownership;
 mod tenancy;
 mod validation;
