@@ -83,6 +83,8 @@ pub struct Readiness {
     pub status: Status,
     pub reason: Reason,
     pub message: String,
+    /// Look again within this long, sooner than the resync (e.g. when a user's access ends).
+    pub wake_in: Option<std::time::Duration>,
 }
 
 impl Readiness {
@@ -91,6 +93,7 @@ impl Readiness {
             status: Status::True,
             reason: Reason::Reconciled,
             message: message.into(),
+            wake_in: None,
         }
     }
 
@@ -99,6 +102,7 @@ impl Readiness {
             status: Status::False,
             reason,
             message: message.into(),
+            wake_in: None,
         }
     }
 }

@@ -127,6 +127,13 @@ impl Context {
         self.backoff.next_action(&self.settings, object, retry)
     }
 
+    /// After a successful pass that must look again within `limit` (sooner than the resync).
+    pub fn next_action_within(&self, object: &str, limit: Duration) -> Action {
+        self.backoff.forget(object);
+        let jitter: f64 = rand::random();
+        Action::requeue(resync_delay(self.settings.resync_period, jitter).min(limit))
+    }
+
     pub fn forget(&self, object: &str) {
         self.backoff.forget(object);
     }

@@ -247,7 +247,9 @@ async fn take_over(
         crate::crd::DeletionPolicy::Delete => {
             "adopted the existing remote customer; deleting this resource will delete it (deletionPolicy Delete)"
         }
-        crate::crd::DeletionPolicy::Orphan => "adopted the existing remote customer",
+        crate::crd::DeletionPolicy::Orphan | crate::crd::DeletionPolicy::Disable => {
+            "adopted the existing remote customer"
+        }
     };
     publish(ctx, customer, Happened::Adopted, note).await;
     if patch.is_some() {

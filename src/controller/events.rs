@@ -23,6 +23,10 @@ pub enum Happened {
     Orphaned,
     /// Deleted, but the remote object was left in place for a reason a person should know.
     LeftInPlace,
+    /// `accessExpiresAt` passed: the remote user was disabled.
+    AccessExpired,
+    /// Deleted with `deletionPolicy: Disable`: the remote user is disabled and kept.
+    Disabled,
     /// Another resource holds the claim this one had recorded: it gives up its ownership.
     ClaimLost,
 }
@@ -40,6 +44,8 @@ impl Happened {
             Self::Orphaned => "Orphaned",
             Self::LeftInPlace => "LeftInPlace",
             Self::ClaimLost => "ClaimLost",
+            Self::AccessExpired => "AccessExpired",
+            Self::Disabled => "Disabled",
         }
     }
 

@@ -2,6 +2,7 @@
 //! A pass reads observe -> decide -> act -> record; each file below is one of those steps or one
 //! thing they share.
 
+mod access; // decide + act: accessExpiresAt and deletionPolicy Disable
 mod claim_check; // observe + record: a pass's claim
 mod claims; // decide: who may act on a remote key
 mod cleanup; // act + record for a deleted resource
@@ -21,6 +22,7 @@ mod retry; // when to look again
 mod secret_reader; // observe: the Secrets a pass acts with
 mod status; // record: status
 mod user; // the CustomerUser pass
+mod user_rivals; // observe: other claims on a user's remote key
 mod user_target; // observe: where a user lives
 
 #[cfg(test)]

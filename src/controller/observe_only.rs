@@ -23,7 +23,11 @@ pub trait Policies {
 
 impl Policies for CustomerSpec {
     fn deletion(&self, dry_run: bool) -> DeletionPolicy {
-        effective_deletion(self.deletion_policy, self.management_policy, dry_run)
+        match effective_deletion(self.deletion_policy, self.management_policy, dry_run) {
+            // The schema refuses it; were it ever there, it must not read as Delete.
+            DeletionPolicy::Disable => DeletionPolicy::Orphan,
+            policy => policy,
+        }
     }
 }
 
@@ -243,6 +247,7 @@ pub fn readiness(what: &str, observation: &Observation) -> Readiness {
         },
         reason: Reason::Observed,
         message,
+        wake_in: None,
     }
 }
 

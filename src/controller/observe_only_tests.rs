@@ -146,6 +146,7 @@ fn user_spec() -> CustomerUserSpec {
         last_name: "Smith".into(),
         enabled: true,
         password_secret_ref: None,
+        access_expires_at: None,
         deletion_policy: DeletionPolicy::Delete,
         management_policy: ManagementPolicy::Observe,
     }

@@ -194,6 +194,7 @@ mod tests {
             last_name: "Smith".into(),
             enabled: true,
             password_secret_ref: None,
+            access_expires_at: None,
             deletion_policy: DeletionPolicy::Delete,
             management_policy: crate::crd::ManagementPolicy::Manage,
         }

@@ -34,7 +34,10 @@ use super::{DeletionPolicy, SecretRef};
         .field_path(".customerId"),
     validation = Rule::new("has(self.tenantName) == has(oldSelf.tenantName) && (!has(self.tenantName) || self.tenantName == oldSelf.tenantName)")
         .message("tenantName cannot be changed: the Admin API fixes it at creation")
-        .field_path(".tenantName")
+        .field_path(".tenantName"),
+    validation = Rule::new("self.deletionPolicy != 'Disable'")
+        .message("deletionPolicy Disable is for CustomerUsers: the Admin API cannot disable a customer")
+        .field_path(".deletionPolicy")
 )]
 pub struct CustomerSpec {
     /// The customer's key in the Admin API. Defaults to metadata.name. At most 64 characters;

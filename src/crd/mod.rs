@@ -45,6 +45,8 @@ pub enum DeletionPolicy {
     Orphan,
     /// Delete the remote object in the Admin API.
     Delete,
+    /// CustomerUser only: disable the remote user and keep it (for records), then release.
+    Disable,
 }
 
 impl DeletionPolicy {

@@ -197,6 +197,7 @@ pub fn user_spec(remote: &RemoteUser, customer: &str) -> Result<CustomerUserSpec
         last_name: remote.last_name.clone(),
         enabled: remote.enabled,
         password_secret_ref: None,
+        access_expires_at: None,
         deletion_policy: DeletionPolicy::Orphan,
         management_policy: ManagementPolicy::Manage,
     })

@@ -3,6 +3,7 @@
 //! `kube::Client` that answers from fixtures and records every call, so each test asserts exactly
 //! which calls a pass made on both sides.
 
+mod access_pass;
 mod customer_pass;
 mod observe_pass;
 mod user_pass;
