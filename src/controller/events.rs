@@ -27,6 +27,8 @@ pub enum Happened {
     AccessExpired,
     /// Deleted with `deletionPolicy: Disable`: the remote user is disabled and kept.
     Disabled,
+    /// A created user has not verified their email within the invitation window.
+    InvitationExpired,
     /// Another resource holds the claim this one had recorded: it gives up its ownership.
     ClaimLost,
 }
@@ -46,12 +48,15 @@ impl Happened {
             Self::ClaimLost => "ClaimLost",
             Self::AccessExpired => "AccessExpired",
             Self::Disabled => "Disabled",
+            Self::InvitationExpired => "InvitationExpired",
         }
     }
 
     fn event_type(self) -> EventType {
         match self {
-            Self::RemoteMissing | Self::LeftInPlace | Self::ClaimLost => EventType::Warning,
+            Self::RemoteMissing | Self::LeftInPlace | Self::ClaimLost | Self::InvitationExpired => {
+                EventType::Warning
+            }
             _ => EventType::Normal,
         }
     }

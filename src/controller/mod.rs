@@ -12,6 +12,7 @@ mod customer; // the Customer pass
 mod error; // why a pass stopped short
 mod events; // record: Events
 mod finalizer; // act: finalizers on resources and credentials Secrets
+mod invitation; // decide + record: email verification past the invitation window
 mod managed; // the two kinds seen alike
 mod observe_only; // decide + record: managementPolicy Observe and --dry-run
 mod ownership; // decide: ownership, adoption, deletion

@@ -16,6 +16,7 @@ use super::context::Context;
 use super::error::Error;
 use super::events::{Happened, publish};
 use super::finalizer::{follow_secret, hold_secret_of};
+use super::invitation;
 use super::managed::object_key;
 use super::observe_only::{self, Policies};
 use super::ownership::{
@@ -145,8 +146,11 @@ async fn sync(
     if password.is_none() {
         status.password_version = None;
     }
-    let in_sync = format!("user is in sync in customer {:?}", target.customer_id);
-    Ok(access.readiness(Readiness::ready(in_sync)))
+    let in_sync = access.readiness(Readiness::ready(format!(
+        "user is in sync in customer {:?}",
+        target.customer_id
+    )));
+    Ok(invitation::record(ctx, user, status, remote.email_verified, in_sync).await)
 }
 
 fn identify(user: &User) -> Found<'_> {

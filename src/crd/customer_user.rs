@@ -22,6 +22,7 @@ use super::{DeletionPolicy, LocalRef, SecretRef};
     printcolumn = r#"{"name":"User ID","type":"string","jsonPath":".status.userId","priority":1}"#,
     printcolumn = r#"{"name":"Enabled","type":"boolean","jsonPath":".spec.enabled"}"#,
     printcolumn = r#"{"name":"Access Ends","type":"string","jsonPath":".spec.accessExpiresAt"}"#,
+    printcolumn = r#"{"name":"Verified","type":"boolean","jsonPath":".status.emailVerified"}"#,
     printcolumn = r#"{"name":"Ownership","type":"string","jsonPath":".status.ownership","priority":1}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
@@ -144,6 +145,10 @@ pub struct CustomerUserStatus {
     /// Whether `accessExpiresAt` has passed: the remote user is kept disabled.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub access_expired: bool,
+    /// A user the operator created has not verified their email within the Console's 7-day
+    /// invitation window (a Warning Event said so once).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub invitation_overdue: bool,
     /// Under `Observe`: each field where the remote user differs from the spec.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<super::FieldDrift>,

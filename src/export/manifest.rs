@@ -33,6 +33,19 @@ pub struct Destination {
     /// The credentials Secret, in `namespace`, that each Customer names; `None`: the operator's
     /// default credentials.
     pub credentials_secret: Option<String>,
+    /// Export as `managementPolicy: Observe`: applied, the resources report drift and write
+    /// nothing until switched to `Manage`.
+    pub observe: bool,
+}
+
+impl Destination {
+    fn management_policy(&self) -> ManagementPolicy {
+        if self.observe {
+            ManagementPolicy::Observe
+        } else {
+            ManagementPolicy::Manage
+        }
+    }
 }
 
 /// A remote object left out, and why; named by remote ids, never by email.
@@ -113,7 +126,8 @@ pub fn export(trees: &[RemoteTree], destination: &Destination) -> Export {
                 continue;
             }
             match user_spec(user, &name) {
-                Ok(spec) => {
+                Ok(mut spec) => {
+                    spec.management_policy = destination.management_policy();
                     let user_name = user_names.claim(&user_base(&name, &user.email), &user.id);
                     let mut resource = CustomerUser::new(&user_name, spec);
                     resource.metadata = meta(&user_name, destination);
@@ -172,7 +186,7 @@ pub fn customer_spec(
             .clone()
             .map(|name| SecretRef { name }),
         deletion_policy: DeletionPolicy::Orphan,
-        management_policy: ManagementPolicy::Manage,
+        management_policy: destination.management_policy(),
     })
 }
 

@@ -29,6 +29,7 @@ fn destination() -> Destination {
     Destination {
         namespace: "tenants".into(),
         credentials_secret: Some("corti-admin".into()),
+        observe: false,
     }
 }
 
@@ -226,3 +227,25 @@ fn the_crd_email_rule_is_followed() {
 }
 
 use serde::Deserialize;
+
+#[test]
+fn an_observe_export_marks_every_resource_observe() {
+    let observe = Destination {
+        observe: true,
+        ..destination()
+    };
+    let export = export(&awkward_project(), &observe);
+    assert!(
+        export
+            .customers
+            .iter()
+            .all(|c| c.spec.management_policy == ManagementPolicy::Observe)
+    );
+    assert!(
+        export
+            .users
+            .iter()
+            .all(|u| u.spec.management_policy == ManagementPolicy::Observe)
+    );
+    assert!(!export.users.is_empty());
+}

@@ -55,6 +55,10 @@ pub struct ExportArgs {
     /// Deadline of one Admin API call.
     #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
     pub admin_api_timeout: Duration,
+    /// Export with `managementPolicy: Observe`: once applied, the resources report their drift
+    /// and write nothing until switched to Manage.
+    #[arg(long)]
+    pub observe: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +98,7 @@ pub async fn run(args: ExportArgs) -> Result<(), ExportError> {
     let destination = Destination {
         namespace: args.namespace.clone(),
         credentials_secret: credentials_ref(&args),
+        observe: args.observe,
     };
     let export = export(&trees, &destination);
     for skipped in &export.skipped {
@@ -202,6 +207,7 @@ mod tests {
             customers: vec![],
             credentials_secret_ref: reference.map(Into::into),
             admin_api_timeout: Duration::from_secs(1),
+            observe: false,
         }
     }
 

@@ -170,3 +170,26 @@ async fn disable_on_deletion_touches_nothing_it_does_not_own() {
     assert!(world.admin_calls().is_empty(), "{:?}", world.admin_calls());
     assert_eq!(remote_enabled(&world), vec![true]);
 }
+
+#[tokio::test]
+async fn a_created_user_unverified_past_the_invitation_window_gets_one_warning() {
+    let mut world = World::new().await;
+    ready_customer(&mut world).await;
+    let done = created(&mut world, json!({})).await;
+    let mut status = serde_json::to_value(done.status.expect("status")).unwrap();
+    status["ownedSince"] = json!("2026-01-01T00:00:00Z");
+    let old = user(json!({}), status);
+    world.user(&old);
+    world.pass(&old).await;
+    assert!(world.admin_calls().is_empty(), "{:?}", world.admin_calls());
+    assert_eq!(world.kube.events(), vec!["InvitationExpired".to_string()]);
+    let status = last_status(&world);
+    assert_eq!(status["invitationOverdue"], true);
+
+    let again = user(json!({}), status);
+    world.user(&again);
+    world.reset_calls();
+    world.pass(&again).await;
+    assert!(world.kube.events().is_empty(), "once, not every pass");
+    assert!(world.kube.status_writes().is_empty());
+}
