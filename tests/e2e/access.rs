@@ -136,5 +136,14 @@ async fn access_ends_on_time_and_disable_on_deletion_keeps_a_disabled_user() {
             .any(|r| r == "Disabled")
     })
     .await;
+
+    // The printer columns: when access ends, and whether the email is verified.
+    let listed = crate::support::control_plane().kubectl(["get", "cuser", "-n", env.namespace()]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("ACCESS ENDS") && listed.contains("VERIFIED"),
+        "{listed}"
+    );
+    assert!(listed.contains(&later.to_string()[..16]), "{listed}");
     env.finish().await;
 }
