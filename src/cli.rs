@@ -214,6 +214,20 @@ mod tests {
     }
 
     #[test]
+    fn dry_run_is_a_switch_off_by_default() {
+        let parse = |extra: &[&str]| {
+            let args = ["corti-operator", "run"].iter().chain(extra).copied();
+            match Cli::try_parse_from(args).unwrap().command {
+                Command::Run(args) => args.dry_run,
+                _ => panic!("expected run"),
+            }
+        };
+        assert!(!parse(&[]));
+        assert!(parse(&["--dry-run"]));
+        assert!(!parse(&["--dry-run=false"]));
+    }
+
+    #[test]
     fn a_bad_secret_reference_is_refused_with_the_expected_form() {
         let error = Cli::try_parse_from([
             "corti-operator",
