@@ -104,6 +104,8 @@ impl Context {
             |name| format!("{namespace}/{name}"),
         );
         self.metrics.credentials(&secret, refused, next);
+        self.metrics
+            .credentials_outcome(&secret, outcome.is_ok(), refused);
     }
 
     pub fn mark_midway(&self, object: &str) {
