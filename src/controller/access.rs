@@ -65,7 +65,7 @@ impl Access {
     }
 
     /// `readiness`, saying where access stands and looking again when it ends.
-    pub fn readiness(&self, mut readiness: Readiness) -> Readiness {
+    pub fn annotate(&self, mut readiness: Readiness) -> Readiness {
         if let Some(at) = &self.ends_at {
             let said = &readiness.message;
             readiness.message = if self.expired {
@@ -82,7 +82,7 @@ impl Access {
 }
 
 /// The Event for an update that disabled the user because its access ended.
-pub async fn announce(ctx: &Context, user: &CustomerUser, access: &Access, disabled: bool) {
+pub async fn announce_expiry(ctx: &Context, user: &CustomerUser, access: &Access, disabled: bool) {
     if access.expired && disabled && user.spec.enabled {
         let at = access.ends_at.as_deref().unwrap_or_default();
         let note = format!("access ended at {at}: disabled the remote user");
@@ -175,9 +175,9 @@ mod tests {
             "a later date never overrides enabled: false"
         );
 
-        let said = expired.readiness(Readiness::ready("in sync"));
+        let said = expired.annotate(Readiness::ready("in sync"));
         assert!(said.message.contains("kept disabled") && said.wake_in.is_none());
-        let said = later.readiness(Readiness::ready("in sync"));
+        let said = later.annotate(Readiness::ready("in sync"));
         assert!(said.message.contains("access ends at") && said.wake_in.is_some());
     }
 }

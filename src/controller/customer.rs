@@ -70,9 +70,9 @@ async fn sync(
     }
     let remote = observed.get(&key).cloned();
     if observe_only::observing(customer.spec.management_policy, ctx.settings.dry_run) {
-        let standing = observe_only::Standing::of(&status.owner, ctx.settings.adopt_existing);
-        let seen = observe_only::customer(&customer.spec, &key, remote.as_ref(), standing);
-        let readiness = observe_only::readiness("customer", &seen);
+        let standing = observe_only::Holding::of(&status.owner, ctx.settings.adopt_existing);
+        let seen = observe_only::customer_drift(&customer.spec, &key, remote.as_ref(), standing);
+        let readiness = observe_only::observed_readiness("customer", &seen);
         status.drift = seen.drift;
         return Ok(readiness);
     }

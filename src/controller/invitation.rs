@@ -52,7 +52,7 @@ pub fn invitation_at(
 
 /// Records the invitation state in `status` (one Warning Event when it becomes overdue) and
 /// returns `readiness` waking at the end of the window.
-pub async fn record(
+pub async fn record_invitation(
     ctx: &Context,
     user: &CustomerUser,
     status: &mut CustomerUserStatus,

@@ -62,12 +62,12 @@ pub struct Observation {
 /// Whether the resource's status records it as the owner of the remote object (then Manage
 /// would not adopt it again).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Standing {
+pub struct Holding {
     pub owned: bool,
     pub adopt_existing: bool,
 }
 
-impl Standing {
+impl Holding {
     pub fn of(owner: &OwnershipStatus, adopt_existing: bool) -> Self {
         Self {
             owned: owner.ownership.is_some(),
@@ -89,8 +89,8 @@ where
 }
 
 /// The calls before any field update: nothing (owned), an adoption, or a refusal.
-fn take_over(standing: Standing, calls: &mut Vec<String>) -> bool {
-    match (standing.owned, standing.adopt_existing) {
+fn take_over(holding: Holding, calls: &mut Vec<String>) -> bool {
+    match (holding.owned, holding.adopt_existing) {
         (true, _) => true,
         (false, true) => {
             calls.push("adopt it (a status record, no call)".into());
@@ -106,11 +106,11 @@ fn take_over(standing: Standing, calls: &mut Vec<String>) -> bool {
     }
 }
 
-pub fn customer(
+pub fn customer_drift(
     spec: &CustomerSpec,
     key: &str,
     remote: Option<&RemoteCustomer>,
-    standing: Standing,
+    holding: Holding,
 ) -> Observation {
     let Some(remote) = remote else {
         return Observation {
@@ -147,7 +147,7 @@ pub fn customer(
             return out;
         }
     };
-    if !take_over(standing, &mut out.calls) {
+    if !take_over(holding, &mut out.calls) {
         return out;
     }
     if let Some(patch) = plan {
@@ -166,12 +166,12 @@ pub fn customer(
 
 /// `customer_id`: the remote customer the user lives in. Emails are never in what this returns
 /// (the key cannot drift: it is compared without regard to case).
-pub fn user(
+pub fn user_drift(
     spec: &CustomerUserSpec,
     customer_id: &str,
     remote: Option<&RemoteUser>,
     password: Option<&DesiredPassword>,
-    standing: Standing,
+    holding: Holding,
 ) -> Observation {
     let Some(remote) = remote else {
         let mut calls = vec![format!(
@@ -201,12 +201,12 @@ pub fn user(
         out.drift
             .push(drift("enabled", &spec.enabled, &remote.enabled));
     }
-    if !take_over(standing, &mut out.calls) {
+    if !take_over(holding, &mut out.calls) {
         return out;
     }
     // An adopted user's password is unknown: Manage applies the Secret's, if any.
     let password = password.map(|p| DesiredPassword {
-        applied: p.applied && standing.owned,
+        applied: p.applied && holding.owned,
         ..p.clone()
     });
     if let Some(patch) = user_patch(spec, remote, password.as_ref()) {
@@ -232,7 +232,7 @@ pub fn user(
 
 /// The `Ready` condition of an observed resource: True when the remote object exists (its drift,
 /// if any, is in status), False when it does not; the message lists the calls Manage would make.
-pub fn readiness(what: &str, observation: &Observation) -> Readiness {
+pub fn observed_readiness(what: &str, observation: &Observation) -> Readiness {
     let calls = if observation.calls.is_empty() {
         format!("the remote {what} matches the spec; Manage would make no call")
     } else {

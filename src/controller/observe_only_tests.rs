@@ -26,11 +26,11 @@ fn remote_customer() -> RemoteCustomer {
     }
 }
 
-const ADOPTABLE: Standing = Standing {
+const ADOPTABLE: Holding = Holding {
     owned: false,
     adopt_existing: true,
 };
-const OWNED: Standing = Standing {
+const OWNED: Holding = Holding {
     owned: true,
     adopt_existing: true,
 };
@@ -61,7 +61,7 @@ fn customer_drift_lists_each_field_and_the_calls_manage_would_make() {
         is_nfr: true,
         ..remote_customer()
     };
-    let seen = customer(&customer_spec(), "contoso", Some(&remote), ADOPTABLE);
+    let seen = customer_drift(&customer_spec(), "contoso", Some(&remote), ADOPTABLE);
     assert_eq!(
         seen.drift,
         vec![
@@ -76,7 +76,7 @@ fn customer_drift_lists_each_field_and_the_calls_manage_would_make() {
             "PATCH customers/contoso (displayName, isNfr)".to_string()
         ]
     );
-    let ready = readiness("customer", &seen);
+    let ready = observed_readiness("customer", &seen);
     assert_eq!(
         (ready.status, ready.reason),
         (Status::True, Reason::Observed)
@@ -87,7 +87,7 @@ fn customer_drift_lists_each_field_and_the_calls_manage_would_make() {
         ready.message
     );
 
-    let in_sync = customer(&customer_spec(), "contoso", Some(&remote_customer()), OWNED);
+    let in_sync = customer_drift(&customer_spec(), "contoso", Some(&remote_customer()), OWNED);
     assert_eq!(
         in_sync,
         Observation {
@@ -95,21 +95,28 @@ fn customer_drift_lists_each_field_and_the_calls_manage_would_make() {
             ..Observation::default()
         }
     );
-    assert!(readiness("customer", &in_sync).message.contains("no call"));
+    assert!(
+        observed_readiness("customer", &in_sync)
+            .message
+            .contains("no call")
+    );
 }
 
 #[test]
 fn a_missing_customer_would_be_created_and_a_fixed_field_cannot_be_changed() {
-    let missing = customer(&customer_spec(), "contoso", None, ADOPTABLE);
+    let missing = customer_drift(&customer_spec(), "contoso", None, ADOPTABLE);
     assert!(!missing.exists && missing.drift.is_empty());
-    assert_eq!(readiness("customer", &missing).status, Status::False);
+    assert_eq!(
+        observed_readiness("customer", &missing).status,
+        Status::False
+    );
     assert!(missing.calls[0].starts_with("POST customers"));
 
     let us = RemoteCustomer {
         region: Some("us".into()),
         ..remote_customer()
     };
-    let seen = customer(&customer_spec(), "contoso", Some(&us), ADOPTABLE);
+    let seen = customer_drift(&customer_spec(), "contoso", Some(&us), ADOPTABLE);
     assert_eq!(seen.drift, vec![drift("region", "eu", "us")]);
     assert_eq!(
         seen.calls.len(),
@@ -122,7 +129,7 @@ fn a_missing_customer_would_be_created_and_a_fixed_field_cannot_be_changed() {
 
 #[test]
 fn with_adoption_off_the_only_call_is_none() {
-    let off = Standing {
+    let off = Holding {
         owned: false,
         adopt_existing: false,
     };
@@ -130,7 +137,7 @@ fn with_adoption_off_the_only_call_is_none() {
         display_name: "Renamed".into(),
         ..remote_customer()
     };
-    let seen = customer(&customer_spec(), "contoso", Some(&remote), off);
+    let seen = customer_drift(&customer_spec(), "contoso", Some(&remote), off);
     assert_eq!(seen.drift.len(), 1);
     assert_eq!(seen.calls.len(), 1);
     assert!(seen.calls[0].contains("adoption is off"));
@@ -179,7 +186,7 @@ fn user_drift_never_shows_a_password_or_an_email() {
         last_name: "Smyth".into(),
         ..remote_user()
     };
-    let seen = user(
+    let seen = user_drift(
         &user_spec(),
         "contoso",
         Some(&remote),
@@ -197,7 +204,7 @@ fn user_drift_never_shows_a_password_or_an_email() {
         seen.calls,
         vec!["PATCH customers/contoso/users/u1 (lastName, enabled, password from its Secret)"]
     );
-    let shown = format!("{seen:?}{}", readiness("user", &seen).message);
+    let shown = format!("{seen:?}{}", observed_readiness("user", &seen).message);
     assert!(
         !shown.contains("a-secret-password") && !shown.contains('@'),
         "{shown}"
@@ -207,7 +214,7 @@ fn user_drift_never_shows_a_password_or_an_email() {
 #[test]
 fn an_adopted_user_would_get_the_secrets_password_an_owned_one_only_when_it_changed() {
     let applied = Some(password(true));
-    let owned = user(
+    let owned = user_drift(
         &user_spec(),
         "c",
         Some(&remote_user()),
@@ -215,7 +222,7 @@ fn an_adopted_user_would_get_the_secrets_password_an_owned_one_only_when_it_chan
         OWNED,
     );
     assert!(owned.calls.is_empty(), "{:?}", owned.calls);
-    let adopted = user(
+    let adopted = user_drift(
         &user_spec(),
         "c",
         Some(&remote_user()),
@@ -233,7 +240,7 @@ fn a_missing_disabled_user_would_be_created_then_disabled() {
         enabled: false,
         ..user_spec()
     };
-    let seen = user(&spec, "c", None, None, ADOPTABLE);
+    let seen = user_drift(&spec, "c", None, None, ADOPTABLE);
     assert_eq!(seen.calls.len(), 2);
-    assert_eq!(readiness("user", &seen).status, Status::False);
+    assert_eq!(observed_readiness("user", &seen).status, Status::False);
 }

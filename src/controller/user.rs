@@ -79,10 +79,11 @@ async fn sync(
     }
     let remote = observed.get(&email).cloned();
     if observe_only::observing(user.spec.management_policy, ctx.settings.dry_run) {
-        let standing = observe_only::Standing::of(&status.owner, ctx.settings.adopt_existing);
+        let standing = observe_only::Holding::of(&status.owner, ctx.settings.adopt_existing);
         let id = &target.customer_id;
-        let seen = observe_only::user(&spec, id, remote.as_ref(), password.as_ref(), standing);
-        let readiness = access.readiness(observe_only::readiness("user", &seen));
+        let seen =
+            observe_only::user_drift(&spec, id, remote.as_ref(), password.as_ref(), standing);
+        let readiness = access.annotate(observe_only::observed_readiness("user", &seen));
         status.drift = seen.drift;
         return Ok(readiness);
     }
@@ -129,7 +130,7 @@ async fn sync(
             let (sets_password, disables) =
                 (patch.password.is_some(), patch.enabled == Some(false));
             let updated = update(ctx, user, &target, current, patch).await?;
-            access::announce(ctx, user, &access, disables).await;
+            access::announce_expiry(ctx, user, &access, disables).await;
             if let Some(password) = password.as_mut().filter(|_| sets_password) {
                 password.applied = true;
                 status.password_version = Some(password.version.clone());
@@ -146,11 +147,11 @@ async fn sync(
     if password.is_none() {
         status.password_version = None;
     }
-    let in_sync = access.readiness(Readiness::ready(format!(
+    let in_sync = access.annotate(Readiness::ready(format!(
         "user is in sync in customer {:?}",
         target.customer_id
     )));
-    Ok(invitation::record(ctx, user, status, remote.email_verified, in_sync).await)
+    Ok(invitation::record_invitation(ctx, user, status, remote.email_verified, in_sync).await)
 }
 
 fn identify(user: &User) -> Found<'_> {

@@ -89,7 +89,7 @@ pub struct Export {
 }
 
 /// Manifests for `trees`, named deterministically whatever order they were listed in.
-pub fn export(trees: &[RemoteTree], destination: &Destination) -> Export {
+pub fn export_project(trees: &[RemoteTree], destination: &Destination) -> Export {
     let mut trees: Vec<&RemoteTree> = trees.iter().collect();
     trees.sort_by(|a, b| a.customer.customer_id.cmp(&b.customer.customer_id));
     let mut out = Export::default();
@@ -97,7 +97,7 @@ pub fn export(trees: &[RemoteTree], destination: &Destination) -> Export {
     let mut user_names = Names::default();
     for tree in trees {
         let remote = &tree.customer;
-        let spec = match customer_spec(remote, destination) {
+        let spec = match exported_customer_spec(remote, destination) {
             Ok(spec) => spec,
             Err(why) => {
                 out.skipped.push(Skipped::Customer {
@@ -125,7 +125,7 @@ pub fn export(trees: &[RemoteTree], destination: &Destination) -> Export {
                     .push(skip("another user of this customer has the same email"));
                 continue;
             }
-            match user_spec(user, &name) {
+            match exported_user_spec(user, &name) {
                 Ok(mut spec) => {
                     spec.management_policy = destination.management_policy();
                     let user_name = user_names.claim(&user_base(&name, &user.email), &user.id);
@@ -152,7 +152,7 @@ fn meta(name: &str, destination: &Destination) -> ObjectMeta {
 }
 
 /// The spec that matches `remote` exactly, or why the CRD cannot express it.
-pub fn customer_spec(
+pub fn exported_customer_spec(
     remote: &RemoteCustomer,
     destination: &Destination,
 ) -> Result<CustomerSpec, &'static str> {
@@ -192,7 +192,10 @@ pub fn customer_spec(
 
 /// The spec that matches `remote` exactly, in the Customer resource `customer`, or why the CRD
 /// cannot express it.
-pub fn user_spec(remote: &RemoteUser, customer: &str) -> Result<CustomerUserSpec, &'static str> {
+pub fn exported_user_spec(
+    remote: &RemoteUser,
+    customer: &str,
+) -> Result<CustomerUserSpec, &'static str> {
     let email = remote.email.trim();
     if !(3..=254).contains(&email.chars().count()) || !email_shaped(email) {
         return Err("its email is not one the CRD accepts");

@@ -72,7 +72,7 @@ fn awkward_project() -> Vec<RemoteTree> {
 #[test]
 fn every_exported_object_plans_no_write() {
     let trees = awkward_project();
-    let export = export(&trees, &destination());
+    let export = export_project(&trees, &destination());
     assert!(export.skipped.is_empty(), "{:?}", export.skipped);
     assert_eq!((export.customers.len(), export.users.len()), (2, 5));
     for tree in &trees {
@@ -105,7 +105,7 @@ fn every_exported_object_plans_no_write() {
 fn names_are_valid_unique_and_independent_of_listing_order() {
     let trees = awkward_project();
     let names = |trees: &[RemoteTree]| {
-        let export = export(trees, &destination());
+        let export = export_project(trees, &destination());
         let customers: Vec<String> = export
             .customers
             .iter()
@@ -174,7 +174,7 @@ fn what_the_crd_cannot_hold_is_skipped_and_named_by_id_only() {
             ],
         },
     ];
-    let export = export(&trees, &destination());
+    let export = export_project(&trees, &destination());
     assert_eq!(export.customers.len(), 1);
     assert_eq!(export.users.len(), 1, "only the first of the duplicates");
     assert_eq!(export.users[0].spec.email, "dup@ok.example");
@@ -187,7 +187,7 @@ fn what_the_crd_cannot_hold_is_skipped_and_named_by_id_only() {
 
 #[test]
 fn rendered_manifests_read_back_as_the_resources() {
-    let export = export(&awkward_project(), &destination());
+    let export = export_project(&awkward_project(), &destination());
     let yaml = render(&export, "p1").unwrap();
     assert!(!yaml.contains("password"), "{yaml}");
     let mut customers = 0;
@@ -234,7 +234,7 @@ fn an_observe_export_marks_every_resource_observe() {
         observe: true,
         ..destination()
     };
-    let export = export(&awkward_project(), &observe);
+    let export = export_project(&awkward_project(), &observe);
     assert!(
         export
             .customers

@@ -10,7 +10,8 @@ mod manifest;
 mod names;
 
 pub use manifest::{
-    Destination, Export, RemoteTree, Skipped, customer_spec, export, render, user_spec,
+    Destination, Export, RemoteTree, Skipped, export_project, exported_customer_spec,
+    exported_user_spec, render,
 };
 pub use names::{dns_label, is_dns_label};
 
@@ -100,7 +101,7 @@ pub async fn run(args: ExportArgs) -> Result<(), ExportError> {
         credentials_secret: credentials_ref(&args),
         observe: args.observe,
     };
-    let export = export(&trees, &destination);
+    let export = export_project(&trees, &destination);
     for skipped in &export.skipped {
         eprintln!("corti-operator export: {skipped}");
     }
