@@ -34,6 +34,10 @@ pub enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Print manifests of a project's customers and users that adopt them as they are (no write
+    /// to the Admin API when applied). Credentials: --credentials-secret, else the environment
+    /// (CORTI_ADMIN_EMAIL, CORTI_ADMIN_PASSWORD, CORTI_PROJECT_ID).
+    Export(Box<crate::export::ExportArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -73,6 +77,10 @@ pub struct RunArgs {
     /// Adoption is recorded in status with an Event; `false` turns such resources to `Conflict`.
     #[arg(long, env = "CORTI_ADOPT_EXISTING", default_value_t = true, action = clap::ArgAction::Set)]
     pub adopt_existing: bool,
+    /// Treat every resource as `managementPolicy: Observe`: read the Admin API and report drift
+    /// and the calls that would be made, but write nothing to it.
+    #[arg(long, env = "CORTI_DRY_RUN", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub dry_run: bool,
     /// Admin API calls per second, across the process (0: no limit).
     #[arg(long, env = "CORTI_ADMIN_API_RATE_LIMIT", default_value_t = 10.0)]
     pub admin_api_rate_limit: f64,
@@ -107,13 +115,15 @@ pub enum LogFormat {
 pub enum CliError {
     #[error(transparent)]
     Run(#[from] RunError),
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
     #[error("cannot write CRDs")]
     Crds(#[source] std::io::Error),
     #[error("cannot render CRDs")]
     Yaml(#[source] serde_norway::Error),
 }
 
-fn parse_secret_key(value: &str) -> Result<SecretKey, String> {
+pub(crate) fn parse_secret_key(value: &str) -> Result<SecretKey, String> {
     match value.split_once('/') {
         Some((namespace, name))
             if !namespace.is_empty() && !name.is_empty() && !name.contains('/') =>
@@ -201,6 +211,20 @@ mod tests {
         assert_eq!(args.namespaces, vec!["a", "b"]);
         assert_eq!(args.resync_period, Duration::from_secs(30));
         assert_eq!(args.admin_api_url, DEFAULT_ADMIN_API_URL);
+    }
+
+    #[test]
+    fn dry_run_is_a_switch_off_by_default() {
+        let parse = |extra: &[&str]| {
+            let args = ["corti-operator", "run"].iter().chain(extra).copied();
+            match Cli::try_parse_from(args).unwrap().command {
+                Command::Run(args) => args.dry_run,
+                _ => panic!("expected run"),
+            }
+        };
+        assert!(!parse(&[]));
+        assert!(parse(&["--dry-run"]));
+        assert!(!parse(&["--dry-run=false"]));
     }
 
     #[test]

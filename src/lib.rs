@@ -5,6 +5,7 @@ pub mod admin_api;
 pub mod cli;
 pub mod controller;
 pub mod crd;
+pub mod export;
 pub mod leader;
 pub mod metrics;
 pub mod observe;

@@ -73,6 +73,8 @@ pub struct Metrics {
     leader: Gauge,
     credentials_refused: Family<SecretLabels, Gauge>,
     credentials_next_login: Family<SecretLabels, Gauge>,
+    credentials_last_success: Family<SecretLabels, Gauge>,
+    credentials_refused_passes: Family<SecretLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -88,6 +90,18 @@ impl Default for Metrics {
         let leader = Gauge::default();
         let credentials_refused = Family::<SecretLabels, Gauge>::default();
         let credentials_next_login = Family::<SecretLabels, Gauge>::default();
+        let credentials_last_success = Family::<SecretLabels, Gauge>::default();
+        let credentials_refused_passes = Family::<SecretLabels, Gauge>::default();
+        registry.register(
+            "credentials_last_success_timestamp_seconds",
+            "When a pass last reached the Admin API with this Secret's credentials (Unix time)",
+            credentials_last_success.clone(),
+        );
+        registry.register(
+            "credentials_refused_passes",
+            "Passes in a row that found this Secret's credentials refused, since the last success",
+            credentials_refused_passes.clone(),
+        );
         registry.register(
             "credentials_refused",
             "1 while the Admin API refuses the credentials of this Secret",
@@ -134,6 +148,8 @@ impl Default for Metrics {
             leader,
             credentials_refused,
             credentials_next_login,
+            credentials_last_success,
+            credentials_refused_passes,
         }
     }
 }
@@ -178,6 +194,24 @@ impl Metrics {
         self.credentials_next_login.get_or_create(&labels).set(wait);
     }
 
+    /// What one pass found with the credentials of `secret`: a success (the Admin API answered)
+    /// restarts the count of refused passes; a refusal adds one.
+    pub fn credentials_outcome(&self, secret: &str, reached: bool, refused: bool) {
+        let labels = SecretLabels {
+            secret: secret.to_string(),
+        };
+        let refused_passes = self.credentials_refused_passes.get_or_create(&labels);
+        if reached {
+            let now = jiff::Timestamp::now().as_second();
+            self.credentials_last_success
+                .get_or_create(&labels)
+                .set(now);
+            refused_passes.set(0);
+        } else if refused {
+            refused_passes.inc();
+        }
+    }
+
     pub fn set_leader(&self, leader: bool) {
         self.leader.set(i64::from(leader));
     }
@@ -220,5 +254,35 @@ mod tests {
         assert!(text.contains(
             r#"corti_operator_credentials_next_login_seconds{secret="tenants/corti-admin"} 15"#
         ));
+    }
+
+    #[test]
+    fn refused_passes_count_up_and_a_success_resets_them() {
+        let metrics = Metrics::default();
+        let secret = "tenants/corti-admin";
+        metrics.credentials_outcome(secret, false, true);
+        metrics.credentials_outcome(secret, false, true);
+        metrics.credentials_outcome(secret, false, false); // another error: neither
+        let text = metrics.encode();
+        assert!(
+            text.contains(
+                r#"corti_operator_credentials_refused_passes{secret="tenants/corti-admin"} 2"#
+            ),
+            "{text}"
+        );
+        metrics.credentials_outcome(secret, true, false);
+        let text = metrics.encode();
+        assert!(text.contains(
+            r#"corti_operator_credentials_refused_passes{secret="tenants/corti-admin"} 0"#
+        ));
+        let last = text
+            .lines()
+            .find(|l| l.starts_with("corti_operator_credentials_last_success_timestamp_seconds{"))
+            .expect(&text);
+        let seconds: i64 = last.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!(
+            (seconds - jiff::Timestamp::now().as_second()).abs() < 5,
+            "{last}"
+        );
     }
 }

@@ -105,6 +105,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
             resync_period: args.resync_period,
             slow_retry: args.slow_retry.unwrap_or(args.resync_period),
             adopt_existing: args.adopt_existing,
+            dry_run: args.dry_run,
         },
         instance: identity,
         synced: ready.clone(),

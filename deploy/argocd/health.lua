@@ -1,7 +1,8 @@
 -- Argo CD health of admin.corti.app Customer and CustomerUser (one script for both kinds).
 --
 -- Healthy      Ready is True for the current generation.
--- Suspended    reconciliation is paused (the admin.corti.app/paused annotation).
+-- Suspended    reconciliation is paused (the admin.corti.app/paused annotation), or observe-only
+--              with no remote object to observe.
 -- Progressing  not reconciled yet, or not this generation yet, or on its way (Creating, Updating,
 --              Deleting, waiting for its Customer, the Admin API briefly unavailable).
 -- Degraded     a person must act: credentials missing or refused, a forbidden or invalid request,
@@ -67,6 +68,14 @@ end
 if ready.reason == "Paused" then
   hs.status = "Suspended"
   hs.message = describe(ready, "Reconciliation is paused")
+  return hs
+end
+
+-- Observe-only (managementPolicy Observe, or --dry-run) with no remote object to observe: the
+-- operator will not create one, so this is neither progress nor a fault; Suspended says so.
+if ready.reason == "Observed" and ready.status ~= "True" then
+  hs.status = "Suspended"
+  hs.message = describe(ready, "Observed only")
   return hs
 end
 

@@ -10,6 +10,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Crds { dir } => cli::print_crds(dir),
+        Command::Export(args) => corti_operator::export::run(*args).await.map_err(Into::into),
         Command::Run(args) => {
             cli::init_logging(args.log_format);
             corti_operator::runtime::run(*args)

@@ -17,6 +17,8 @@ use super::status::commit;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Parted {
     Deleted,
+    /// `deletionPolicy: Disable`: the owned remote user is disabled and kept.
+    Disabled,
     Left(Left),
     /// Left in place for a reason a person must know (credentials gone, another project); the
     /// message names the remote object by id.
@@ -54,6 +56,10 @@ pub async fn finish_cleanup<K: Managed>(
 async fn announce<K: Managed>(ctx: &Context, object: &K, parted: &Parted, what: &str) {
     let (happened, note) = match parted {
         Parted::Deleted => (Happened::Deleted, format!("deleted the remote {what}")),
+        Parted::Disabled => (
+            Happened::Disabled,
+            format!("disabled the remote {what} and kept it (deletionPolicy Disable)"),
+        ),
         Parted::Left(Left::AlreadyGone) => (
             Happened::Deleted,
             format!("the remote {what} was already gone"),

@@ -23,6 +23,8 @@ pub enum Reason {
     RemoteUnavailable,
     /// A bug in the operator: its log says more.
     Internal,
+    /// `managementPolicy: Observe` or `--dry-run`: read, compared, nothing written.
+    Observed,
 }
 
 impl Reason {
@@ -42,6 +44,7 @@ impl Reason {
             Self::Conflict => "Conflict",
             Self::RemoteUnavailable => "RemoteUnavailable",
             Self::Internal => "Internal",
+            Self::Observed => "Observed",
         }
     }
 
@@ -83,6 +86,8 @@ pub struct Readiness {
     pub status: Status,
     pub reason: Reason,
     pub message: String,
+    /// Look again within this long, sooner than the resync (e.g. when a user's access ends).
+    pub wake_in: Option<std::time::Duration>,
 }
 
 impl Readiness {
@@ -91,6 +96,7 @@ impl Readiness {
             status: Status::True,
             reason: Reason::Reconciled,
             message: message.into(),
+            wake_in: None,
         }
     }
 
@@ -99,6 +105,7 @@ impl Readiness {
             status: Status::False,
             reason,
             message: message.into(),
+            wake_in: None,
         }
     }
 }

@@ -32,6 +32,8 @@ pub struct Settings {
     /// Whether a resource may adopt a remote object that exists under its key but that it did
     /// not create (made in the Console, or left by a deleted resource).
     pub adopt_existing: bool,
+    /// `--dry-run`: every resource is treated as `managementPolicy: Observe`.
+    pub dry_run: bool,
 }
 
 /// Built field by field (every field is the caller's to give).
@@ -103,6 +105,8 @@ impl Context {
             |name| format!("{namespace}/{name}"),
         );
         self.metrics.credentials(&secret, refused, next);
+        self.metrics
+            .credentials_outcome(&secret, outcome.is_ok(), refused);
     }
 
     pub fn mark_midway(&self, object: &str) {
@@ -124,6 +128,13 @@ impl Context {
     /// (`None`: success).
     pub fn next_action(&self, object: &str, retry: Option<Retry>) -> Action {
         self.backoff.next_action(&self.settings, object, retry)
+    }
+
+    /// After a successful pass that must look again within `limit` (sooner than the resync).
+    pub fn next_action_within(&self, object: &str, limit: Duration) -> Action {
+        self.backoff.forget(object);
+        let jitter: f64 = rand::random();
+        Action::requeue(resync_delay(self.settings.resync_period, jitter).min(limit))
     }
 
     pub fn forget(&self, object: &str) {
@@ -222,6 +233,7 @@ mod tests {
             resync_period: Duration::from_secs(600),
             slow_retry: Duration::from_secs(300),
             adopt_existing: true,
+            dry_run: false,
         };
         let backoff = Backoff::default();
         let key = "Customer/tenants/c";

@@ -17,6 +17,7 @@ use super::error::{Conflict, Error, RemoteObject, Retry};
 use super::events::{Happened, publish};
 use super::finalizer::{follow_secret, hold_secret_of};
 use super::managed::{Managed, object_key};
+use super::observe_only::{self, Policies};
 use super::ownership::{
     CleanupStep, Found, Left, OwnershipStep, Record, Standing, cleanup_step, ownership_step,
     standing,
@@ -70,6 +71,14 @@ async fn sync(
         observed = observe(ctx, &account.credentials, Some(FRESH)).await?;
     }
     let remote = observed.get(&key).cloned();
+    if observe_only::observing(customer.spec.management_policy, ctx.settings.dry_run) {
+        let standing = observe_only::Holding::of(&status.sync.owner, ctx.settings.adopt_existing);
+        let seen = observe_only::customer_drift(&customer.spec, &key, remote.as_ref(), standing);
+        let readiness = observe_only::observed_readiness("customer", &seen);
+        status.sync.drift = seen.drift;
+        return Ok(readiness);
+    }
+    status.sync.drift.clear();
 
     // Decide, then act: create, then at most one update; or adopt, then at most one update.
     let record = Record::new(&status.sync.owner, recorded_identity(status));
@@ -243,7 +252,9 @@ async fn take_over(
         crate::crd::DeletionPolicy::Delete => {
             "adopted the existing remote customer; deleting this resource will delete it (deletionPolicy Delete)"
         }
-        crate::crd::DeletionPolicy::Orphan => "adopted the existing remote customer",
+        crate::crd::DeletionPolicy::Orphan | crate::crd::DeletionPolicy::Disable => {
+            "adopted the existing remote customer"
+        }
     };
     publish(ctx, customer, Happened::Adopted, note).await;
     if patch.is_some() {
@@ -316,7 +327,11 @@ async fn cleanup(customer: &Customer, ctx: &Context) -> Result<Action, Error> {
             return Ok(ctx.next_action(&object_key(customer), Some(Retry::Waiting)));
         }
     }
-    let parted = match cleanup_step(customer.spec.deletion_policy, ownership, None) {
+    let parted = match cleanup_step(
+        customer.spec.deletion(ctx.settings.dry_run),
+        ownership,
+        None,
+    ) {
         CleanupStep::Release(left) => Ok(Parted::Left(left)),
         CleanupStep::Look | CleanupStep::Delete => delete_remote(ctx, customer, &status).await,
     };
@@ -362,7 +377,7 @@ async fn delete_remote(
     let record = Record::new(&status.sync.owner, recorded_identity(status));
     let seen = standing(&record, observed.get(&key).map(identify));
     match cleanup_step(
-        customer.spec.deletion_policy,
+        customer.spec.deletion(ctx.settings.dry_run),
         status.sync.owner.ownership,
         Some(seen),
     ) {

@@ -187,6 +187,12 @@ pub enum Happened {
     Orphaned,
     /// Deleted, but the remote object was left in place for a reason a person should know.
     LeftInPlace,
+    /// `accessExpiresAt` passed: the remote user was disabled.
+    AccessExpired,
+    /// Deleted with `deletionPolicy: Disable`: the remote user is disabled and kept.
+    Disabled,
+    /// A created user has not verified their email within the invitation window.
+    InvitationExpired,
     /// Another resource holds the claim this one had recorded: it gives up its ownership.
     ClaimLost,
 }
@@ -204,12 +210,17 @@ impl Happened {
             Self::Orphaned => "Orphaned",
             Self::LeftInPlace => "LeftInPlace",
             Self::ClaimLost => "ClaimLost",
+            Self::AccessExpired => "AccessExpired",
+            Self::Disabled => "Disabled",
+            Self::InvitationExpired => "InvitationExpired",
         }
     }
 
     fn event_type(self) -> EventType {
         match self {
-            Self::RemoteMissing | Self::LeftInPlace | Self::ClaimLost => EventType::Warning,
+            Self::RemoteMissing | Self::LeftInPlace | Self::ClaimLost | Self::InvitationExpired => {
+                EventType::Warning
+            }
             _ => EventType::Normal,
         }
     }

@@ -2,6 +2,7 @@
 //! A pass reads observe -> decide -> act -> record; each file below is one of those steps or one
 //! thing they share.
 
+mod access; // decide + act: accessExpiresAt and deletionPolicy Disable
 mod claim_check; // observe + record: a pass's claim
 mod claims; // decide: who may act on a remote key
 mod cleanup; // act + record for a deleted resource
@@ -11,16 +12,19 @@ mod customer; // the Customer pass
 mod error; // why a pass stopped short
 mod events; // record: Events
 mod finalizer; // act: finalizers on resources and credentials Secrets
+mod invitation; // decide + record: email verification past the invitation window
 mod managed; // the two kinds seen alike
+mod observe_only; // decide + record: managementPolicy Observe and --dry-run
 mod ownership; // decide: ownership, adoption, deletion
 mod pass; // the flow of one pass
-mod plan; // decide: fields
+pub(crate) mod plan; // decide: fields
 mod resync; // observe: the resync annotation
 mod retry; // when to look again
 mod secret_reader; // observe: the Secrets a pass acts with
 mod status; // record: status
 mod user; // the CustomerUser pass
 mod user_index; // observe: users by email and by Customer
+mod user_rivals; // observe: other claims on a user's remote key
 mod user_target; // observe: where a user lives
 mod wakes; // wiring: which change of one kind wakes the other
 

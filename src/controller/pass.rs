@@ -131,6 +131,7 @@ pub async fn pause<K: Managed>(ctx: &Context, object: &K) -> Result<Action, Erro
         },
         reason: Reason::Paused,
         message: format!("reconciliation is paused by the {PAUSED_ANNOTATION} annotation"),
+        wake_in: None,
     };
     commit(ctx, object, status, &readiness).await?;
     ctx.forget(&object_key(object));
@@ -145,6 +146,7 @@ pub async fn finish<K: Managed>(
     outcome: Result<Readiness, Error>,
 ) -> Result<Action, Error> {
     let key = object_key(object);
+    let wake_in = outcome.as_ref().ok().and_then(|r| r.wake_in);
     let (readiness, retry) = match outcome {
         Ok(readiness) => (readiness, None),
         Err(Error::Kube(error)) => return Err(Error::Kube(error)),
@@ -163,7 +165,10 @@ pub async fn finish<K: Managed>(
         }
     };
     commit(ctx, object, status, &readiness).await?;
-    Ok(ctx.next_action(&key, retry))
+    Ok(match wake_in {
+        Some(wake) if retry.is_none() => ctx.next_action_within(&key, wake),
+        _ => ctx.next_action(&key, retry),
+    })
 }
 
 #[cfg(test)]

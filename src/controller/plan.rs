@@ -117,6 +117,7 @@ mod tests {
             is_nfr: false,
             credentials_secret_ref: None,
             deletion_policy: DeletionPolicy::Orphan,
+            management_policy: crate::crd::ManagementPolicy::Manage,
         }
     }
 
@@ -191,7 +192,9 @@ mod tests {
             last_name: "Smith".into(),
             enabled: true,
             password_secret_ref: None,
+            access_expires_at: None,
             deletion_policy: DeletionPolicy::Delete,
+            management_policy: crate::crd::ManagementPolicy::Manage,
         }
     }
 

@@ -8,14 +8,16 @@ use std::time::Duration;
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
 
-use super::claim_check::{check_claim, claim_of};
-use super::claims::Claim;
+use super::access;
+use super::claim_check::check_claim;
 use super::cleanup::{Parted, finish_cleanup};
 use super::condition::{Readiness, Reason};
 use super::context::Context;
 use super::error::{Conflict, CustomerWait, Error, PasswordGap, RemoteObject};
 use super::events::{Happened, publish};
 use super::finalizer::{follow_secret, hold_secret_of};
+use super::invitation;
+use super::observe_only::{self, Policies};
 use super::ownership::{
     CleanupStep, Found, Left, OwnershipStep, Record, Standing, cleanup_step, ownership_step,
     standing,
@@ -23,9 +25,10 @@ use super::ownership::{
 use super::pass::{self, FRESH, Reconciled};
 use super::plan::{DesiredPassword, check_password_length, new_user, user_patch};
 use super::status::commit_midway;
+use super::user_rivals::rivals;
 use super::user_target::{Target, target};
 use crate::admin_api::{ApiError, Deleted, ErrorClass, User, UserPatch};
-use crate::crd::{CustomerUser, CustomerUserStatus, Ownership, OwnershipStatus};
+use crate::crd::{CustomerUser, CustomerUserStatus, DeletionPolicy, Ownership, OwnershipStatus};
 use crate::observe::{UserMap, email_key};
 
 impl Reconciled for CustomerUser {
@@ -47,7 +50,9 @@ async fn sync(
     ctx: &Context,
     status: &mut CustomerUserStatus,
 ) -> Result<Readiness, Error> {
-    // Observe: the customer and account, the claim, the password, then the remote user.
+    // Observe: access, the customer and account, the claim, the password, then the remote user.
+    let access = access::access_of(user)?;
+    let spec = access.effective(&user.spec);
     let target = target(ctx, user).await?;
     status.customer_id = Some(target.customer_id.clone());
     status.project_id = Some(target.account.credentials.project_id.clone());
@@ -74,6 +79,16 @@ async fn sync(
         observed = observe(ctx, &target, Some(FRESH)).await?;
     }
     let remote = observed.get(&email).cloned();
+    if observe_only::observing(user.spec.management_policy, ctx.settings.dry_run) {
+        let standing = observe_only::Holding::of(&status.sync.owner, ctx.settings.adopt_existing);
+        let id = &target.customer_id;
+        let seen =
+            observe_only::user_drift(&spec, id, remote.as_ref(), password.as_ref(), standing);
+        let readiness = access.annotate(observe_only::observed_readiness("user", &seen));
+        status.sync.drift = seen.drift;
+        return Ok(readiness);
+    }
+    status.sync.drift.clear();
 
     // Decide, then act: create, then at most one update; or adopt, then at most one update.
     let record = Record::new(&status.sync.owner, status.user_id.as_deref());
@@ -111,10 +126,12 @@ async fn sync(
     // The owned object's id is on record before the update, which may fail.
     status.user_id = Some(current.id.clone());
     follow_secret(ctx, user, &mut status.sync.owner, &target.account).await?;
-    let remote = match user_patch(&user.spec, &current, password.as_ref()) {
+    let remote = match user_patch(&spec, &current, password.as_ref()) {
         Some(patch) => {
-            let sets_password = patch.password.is_some();
+            let (sets_password, disables) =
+                (patch.password.is_some(), patch.enabled == Some(false));
             let updated = update(ctx, user, &target, current, patch).await?;
+            access::announce_expiry(ctx, user, &access, disables).await;
             if let Some(password) = password.as_mut().filter(|_| sets_password) {
                 password.applied = true;
                 status.password_version = Some(password.version.clone());
@@ -127,13 +144,15 @@ async fn sync(
     // Record.
     status.user_id = Some(remote.id.clone());
     status.email_verified = Some(remote.email_verified);
+    status.access_expired = access.expired;
     if password.is_none() {
         status.password_version = None;
     }
-    Ok(Readiness::ready(format!(
+    let in_sync = access.annotate(Readiness::ready(format!(
         "user is in sync in customer {:?}",
         target.customer_id
-    )))
+    )));
+    Ok(invitation::record_invitation(ctx, user, status, remote.email_verified, in_sync).await)
 }
 
 fn identify(user: &User) -> Found<'_> {
@@ -245,10 +264,13 @@ async fn take_over(
     status.user_id = Some(found.id.clone());
     hold_secret_of(ctx, user, &target.account).await?;
     let note = match user.spec.deletion_policy {
-        crate::crd::DeletionPolicy::Delete => {
+        DeletionPolicy::Delete => {
             "adopted the existing remote user; deleting this resource will delete it (deletionPolicy Delete)"
         }
-        crate::crd::DeletionPolicy::Orphan => "adopted the existing remote user",
+        DeletionPolicy::Disable => {
+            "adopted the existing remote user; deleting this resource will disable it (deletionPolicy Disable)"
+        }
+        DeletionPolicy::Orphan => "adopted the existing remote user",
     };
     publish(ctx, user, Happened::Adopted, note).await;
     // The adoption is on record before the update that may follow.
@@ -373,7 +395,11 @@ async fn observe(
 
 async fn cleanup(user: &CustomerUser, ctx: &Context) -> Result<Action, Error> {
     let status = user.status.clone().unwrap_or_default();
-    let parted = match cleanup_step(user.spec.deletion_policy, status.sync.owner.ownership, None) {
+    let parted = match cleanup_step(
+        user.spec.deletion(ctx.settings.dry_run),
+        status.sync.owner.ownership,
+        None,
+    ) {
         CleanupStep::Release(left) => Ok(Parted::Left(left)),
         CleanupStep::Look | CleanupStep::Delete => delete_remote(ctx, user, &status).await,
     };
@@ -427,7 +453,7 @@ async fn delete_remote(
     let seen = standing(&record, found.map(identify));
     let user_id = match (
         cleanup_step(
-            user.spec.deletion_policy,
+            user.spec.deletion(ctx.settings.dry_run),
             status.sync.owner.ownership,
             Some(seen),
         ),
@@ -437,6 +463,9 @@ async fn delete_remote(
         (CleanupStep::Release(left), _) => return Ok(Parted::Left(left)),
         _ => return Ok(Parted::Left(Left::NotOurs)),
     };
+    if let (DeletionPolicy::Disable, Some(found)) = (user.spec.deletion_policy, found) {
+        return access::disable_remote(ctx, user, &target, found).await;
+    }
     let deleted = ctx
         .admin
         .delete_user(&target.account.credentials, &target.customer_id, &user_id)
@@ -454,23 +483,4 @@ fn claim_key(project: &str, customer_id: &str, user: &CustomerUser) -> String {
         "user/{project}/{customer_id}/{}",
         email_key(&user.spec.email)
     )
-}
-
-/// Other CustomerUsers with the same email (any case) in the same remote customer.
-fn rivals(ctx: &Context, user: &CustomerUser, target: &Target) -> Vec<Claim> {
-    let email = email_key(&user.spec.email);
-    let project = target.account.credentials.project_id.as_str();
-    ctx.user_index
-        .with_email(&email)
-        .iter()
-        .filter_map(|reference| ctx.users.get(reference))
-        .filter(|other| email_key(&other.spec.email) == email)
-        .filter(|other| {
-            other.status.as_ref().is_some_and(|s| {
-                s.customer_id.as_deref() == Some(target.customer_id.as_str())
-                    && s.project_id.as_deref() == Some(project)
-            })
-        })
-        .map(|other| claim_of(other.as_ref()))
-        .collect()
 }

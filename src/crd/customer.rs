@@ -34,7 +34,10 @@ use super::{DeletionPolicy, SecretRef};
         .field_path(".customerId"),
     validation = Rule::new("has(self.tenantName) == has(oldSelf.tenantName) && (!has(self.tenantName) || self.tenantName == oldSelf.tenantName)")
         .message("tenantName cannot be changed: the Admin API fixes it at creation")
-        .field_path(".tenantName")
+        .field_path(".tenantName"),
+    validation = Rule::new("self.deletionPolicy != 'Disable'")
+        .message("deletionPolicy Disable is for CustomerUsers: the Admin API cannot disable a customer")
+        .field_path(".deletionPolicy")
 )]
 pub struct CustomerSpec {
     /// The customer's key in the Admin API. Defaults to metadata.name. At most 64 characters;
@@ -72,6 +75,11 @@ pub struct CustomerSpec {
     /// it, with all its users, in the Admin API; `Delete` deletes it there.
     #[serde(default = "DeletionPolicy::orphan")]
     pub deletion_policy: DeletionPolicy,
+
+    /// `Manage` (the default) or `Observe`: only read the remote customer and report its drift
+    /// from this spec; no write, and deleting this resource never deletes it.
+    #[serde(default)]
+    pub management_policy: super::ManagementPolicy,
 }
 
 /// The region a customer's data lives in.

@@ -21,6 +21,8 @@ use super::{DeletionPolicy, LocalRef, SecretRef};
     printcolumn = r#"{"name":"Customer","type":"string","jsonPath":".status.customerId"}"#,
     printcolumn = r#"{"name":"User ID","type":"string","jsonPath":".status.userId","priority":1}"#,
     printcolumn = r#"{"name":"Enabled","type":"boolean","jsonPath":".spec.enabled"}"#,
+    printcolumn = r#"{"name":"Access Ends","type":"string","jsonPath":".spec.accessExpiresAt"}"#,
+    printcolumn = r#"{"name":"Verified","type":"boolean","jsonPath":".status.emailVerified"}"#,
     printcolumn = r#"{"name":"Ownership","type":"string","jsonPath":".status.ownership","priority":1}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
@@ -76,15 +78,26 @@ pub struct CustomerUserSpec {
     #[serde(default = "enabled_default")]
     pub enabled: bool,
 
+    /// When the user's access ends (RFC 3339, e.g. `2027-03-31T17:00:00Z`): from then on the
+    /// remote user is kept disabled. A later date enables it again (if `enabled`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
+    pub access_expires_at: Option<String>,
+
     /// A Secret in this namespace holding the user's initial password (16 to 64 characters). It
     /// is set when the user is created and again whenever the Secret's value changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_secret_ref: Option<PasswordSecretRef>,
 
     /// What deleting this resource does to the remote user: `Delete` (the default) deletes it in
-    /// the Admin API; `Orphan` leaves it there.
+    /// the Admin API; `Orphan` leaves it there; `Disable` disables it and keeps it (for records).
     #[serde(default = "DeletionPolicy::delete")]
     pub deletion_policy: DeletionPolicy,
+
+    /// `Manage` (the default) or `Observe`: only read the remote user and report its drift from
+    /// this spec; no write, and deleting this resource never deletes it.
+    #[serde(default)]
+    pub management_policy: super::ManagementPolicy,
 }
 
 fn enabled_default() -> bool {
@@ -130,4 +143,11 @@ pub struct CustomerUserStatus {
     /// Generation, ownership, resync and the `Ready` condition, as for every managed kind.
     #[serde(flatten)]
     pub sync: super::SyncStatus,
+    /// Whether `accessExpiresAt` has passed: the remote user is kept disabled.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub access_expired: bool,
+    /// A user the operator created has not verified their email within the Console's 7-day
+    /// invitation window (a Warning Event said so once).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub invitation_overdue: bool,
 }

@@ -2,10 +2,12 @@
 
 mod customer;
 mod customer_user;
+mod management;
 mod ownership_status;
 
 pub use customer::{Customer, CustomerSpec, CustomerStatus, Region};
 pub use customer_user::{CustomerUser, CustomerUserSpec, CustomerUserStatus, PasswordSecretRef};
+pub use management::{FieldDrift, ManagementPolicy};
 pub use ownership_status::{OwnershipStatus, SyncStatus};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -44,6 +46,8 @@ pub enum DeletionPolicy {
     Orphan,
     /// Delete the remote object in the Admin API.
     Delete,
+    /// CustomerUser only: disable the remote user and keep it (for records), then release.
+    Disable,
 }
 
 impl DeletionPolicy {

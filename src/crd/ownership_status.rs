@@ -36,6 +36,10 @@ pub struct SyncStatus {
     /// Whether this resource created or adopted its remote object, and with which credentials.
     #[serde(flatten)]
     pub owner: OwnershipStatus,
+    /// Under `managementPolicy: Observe`: each field where the remote object differs from the
+    /// spec (never a password).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<super::FieldDrift>,
     /// The value of the `admin.corti.app/resync` annotation last acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_resync: Option<String>,

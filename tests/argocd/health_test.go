@@ -188,6 +188,7 @@ func TestEveryReason(t *testing.T) {
 		"InvalidPassword":     "Degraded",
 		"Conflict":            "Degraded",
 		"Internal":            "Degraded",
+		"Observed":            "Suspended",
 	}
 	// A reason added to the operator must be added here (and, if it is not transient, to the script).
 	// Only the Reason enum's names: the file also names the condition's statuses (True, False...).

@@ -372,6 +372,15 @@ impl Env {
             .sum()
     }
 
+    /// Admin API writes the simulator counted (any method but GET), logins aside.
+    pub fn admin_writes(&self) -> u64 {
+        let calls = self.sim.sim.calls();
+        let writes = calls
+            .iter()
+            .filter(|c| c.method != "GET" && c.path != "/auth/token");
+        writes.map(|c| c.count).sum()
+    }
+
     /// Deletes every Customer and CustomerUser and waits until the operator released them, then
     /// stops the operator. Keeps the shared control plane free of stuck finalizers.
     pub async fn finish(mut self) {

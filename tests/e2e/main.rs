@@ -5,13 +5,16 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod access;
 mod budget;
 mod credentials;
 mod drift;
+mod export;
 mod failover;
 mod faults;
 mod harness;
 mod lifecycle;
+mod observe;
 mod own_plane;
 mod ownership;
 mod soak;

@@ -3,7 +3,9 @@
 //! `kube::Client` that answers from fixtures and records every call, so each test asserts exactly
 //! which calls a pass made on both sides.
 
+mod access_pass;
 mod customer_pass;
+mod observe_pass;
 mod user_pass;
 
 use std::collections::BTreeMap;
@@ -168,6 +170,15 @@ impl World {
     }
 
     pub async fn with(adopt_existing: bool) -> Self {
+        Self::build(adopt_existing, false).await
+    }
+
+    /// The operator run with `--dry-run`.
+    pub async fn dry_run() -> Self {
+        Self::build(true, true).await
+    }
+
+    async fn build(adopt_existing: bool, dry_run: bool) -> Self {
         let config = SimConfig::new()
             .project(PROJECT)
             .account(EMAIL, PASSWORD, Role::Admin);
@@ -206,6 +217,7 @@ impl World {
                 resync_period: Duration::from_secs(300),
                 slow_retry: Duration::from_secs(300),
                 adopt_existing,
+                dry_run,
             },
             namespaces: vec![NS.into()],
             claims: Registry::default(),

@@ -15,7 +15,7 @@ fn lines(calls: &[&str]) -> Vec<String> {
 }
 
 /// A Ready Customer `c` (remote `contoso`) in the cache, made through the Console.
-async fn ready_customer(world: &mut World) {
+pub(super) async fn ready_customer(world: &mut World) {
     let (console, credentials) = world.console();
     let body = NewCustomer {
         customer_id: "contoso".into(),
@@ -48,11 +48,11 @@ fn spec(extra: Value) -> Value {
     spec
 }
 
-fn user(extra: Value, status: Value) -> CustomerUser {
+pub(super) fn user(extra: Value, status: Value) -> CustomerUser {
     object("CustomerUser", "jane", spec(extra), status)
 }
 
-async fn created(world: &mut World, extra: Value) -> CustomerUser {
+pub(super) async fn created(world: &mut World, extra: Value) -> CustomerUser {
     let fresh = user(extra.clone(), json!({}));
     world.user(&fresh);
     world.pass(&fresh).await;
