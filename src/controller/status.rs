@@ -53,6 +53,8 @@ async fn write<K: Managed>(
     let transition = is_transition(previous, &condition);
     K::set_conditions(&mut status, vec![condition], object.meta().generation);
     if !always && object.current_status() == Some(&status) {
+        ctx.metrics
+            .resource_status(K::KIND, &object_key(object), readiness.reason.as_str());
         return Ok(());
     }
     let patch = serde_json::json!({
@@ -68,6 +70,8 @@ async fn write<K: Managed>(
         )
         .await
         .map_err(Error::Kube)?;
+    ctx.metrics
+        .resource_status(K::KIND, &object_key(object), readiness.reason.as_str());
     if transition {
         publish_transition(ctx, object, readiness).await;
     }

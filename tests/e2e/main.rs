@@ -11,6 +11,7 @@ mod drift;
 mod faults;
 mod harness;
 mod lifecycle;
+mod metrics;
 mod ownership;
 mod tenancy;
 mod validation;
