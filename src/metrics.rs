@@ -2,7 +2,10 @@
 //! names a credentials Secret in use, so the series count is bounded whatever the cluster holds;
 //! no label ever names a customer, a user or an email.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
@@ -33,9 +36,17 @@ struct ApiCallLabels {
     status: String,
 }
 
+/// A resource's kind and the reason of its `Ready` condition (a closed set: `condition::Reason`).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResourceLabels {
+    kind: &'static str,
+    reason: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct EndpointLabels {
-    endpoint: Endpoint,
+struct BuildLabels {
+    version: &'static str,
+    git_commit: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -62,26 +73,39 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 14))
 }
 
+/// The git commit the binary was built from, when the build said (`CORTI_GIT_COMMIT`, e.g. a
+/// Docker build argument); reading git at build time would rebuild on every commit.
+const GIT_COMMIT: &str = match option_env!("CORTI_GIT_COMMIT") {
+    Some(commit) => commit,
+    None => "unknown",
+};
+
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
     api_calls: Family<ApiCallLabels, Counter>,
-    api_latency: HistogramFamily<EndpointLabels>,
+    api_latency: HistogramFamily<ApiCallLabels>,
     reconciles: Family<ReconcileLabels, Counter>,
     reconcile_errors: Family<ReconcileErrorLabels, Counter>,
     reconcile_duration: HistogramFamily<ReconcileLabels>,
+    in_flight: Family<ReconcileLabels, Gauge>,
+    resources: Family<ResourceLabels, Gauge>,
+    /// The labels each resource is counted under in `resources`, by a hash of its key: a few
+    /// dozen bytes per resource, no names kept.
+    resource_reasons: Mutex<HashMap<u64, ResourceLabels>>,
     leader: Gauge,
     credentials_refused: Family<SecretLabels, Gauge>,
     credentials_next_login: Family<SecretLabels, Gauge>,
     credentials_last_success: Family<SecretLabels, Gauge>,
     credentials_refused_passes: Family<SecretLabels, Gauge>,
+    failed_logins: Family<SecretLabels, Counter>,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("corti_operator");
         let api_calls = Family::<ApiCallLabels, Counter>::default();
-        let api_latency: HistogramFamily<EndpointLabels> =
+        let api_latency: HistogramFamily<ApiCallLabels> =
             Family::new_with_constructor(latency_histogram);
         let reconciles = Family::<ReconcileLabels, Counter>::default();
         let reconcile_errors = Family::<ReconcileErrorLabels, Counter>::default();
@@ -102,6 +126,36 @@ impl Default for Metrics {
             "Passes in a row that found this Secret's credentials refused, since the last success",
             credentials_refused_passes.clone(),
         );
+        let failed_logins = Family::<SecretLabels, Counter>::default();
+        let in_flight = Family::<ReconcileLabels, Gauge>::default();
+        let resources = Family::<ResourceLabels, Gauge>::default();
+        let build_info = Family::<BuildLabels, Gauge>::default();
+        build_info
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+                git_commit: GIT_COMMIT,
+            })
+            .set(1);
+        registry.register(
+            "build_info",
+            "Always 1; the labels say which build is running",
+            build_info,
+        );
+        registry.register(
+            "resources",
+            "Resources by kind and the reason of their Ready condition, as this replica last recorded it",
+            resources.clone(),
+        );
+        registry.register(
+            "reconciles_in_flight",
+            "Passes running now, by kind; at the concurrency limit, further triggers are queued",
+            in_flight.clone(),
+        );
+        registry.register(
+            "credentials_failed_logins",
+            "Logins the Admin API refused, by the credentials Secret they were read from",
+            failed_logins.clone(),
+        );
         registry.register(
             "credentials_refused",
             "1 while the Admin API refuses the credentials of this Secret",
@@ -119,7 +173,7 @@ impl Default for Metrics {
         );
         registry.register(
             "admin_api_call_duration_seconds",
-            "Admin API call latency by endpoint",
+            "Admin API call latency by endpoint and status",
             api_latency.clone(),
         );
         registry.register("reconciles", "Reconcile passes by kind", reconciles.clone());
@@ -145,26 +199,76 @@ impl Default for Metrics {
             reconciles,
             reconcile_errors,
             reconcile_duration,
+            in_flight,
+            resources,
+            resource_reasons: Mutex::default(),
             leader,
             credentials_refused,
             credentials_next_login,
             credentials_last_success,
             credentials_refused_passes,
+            failed_logins,
         }
     }
 }
 
 impl Metrics {
     pub fn api_call(&self, endpoint: Endpoint, status: &str, elapsed: Duration) {
-        self.api_calls
-            .get_or_create(&ApiCallLabels {
-                endpoint,
-                status: status.to_string(),
+        let labels = ApiCallLabels {
+            endpoint,
+            status: status.to_string(),
+        };
+        self.api_calls.get_or_create(&labels).inc();
+        self.api_latency
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// A pass begins; the returned guard ends it (also when the pass is dropped midway).
+    pub fn pass_started(&self, kind: &'static str) -> InFlight {
+        let gauge = self
+            .in_flight
+            .get_or_create(&ReconcileLabels { kind })
+            .clone();
+        gauge.inc();
+        InFlight(gauge)
+    }
+
+    /// The `Ready` reason a pass recorded for the resource `key` (e.g. `kind/namespace/name`).
+    pub fn resource_status(&self, kind: &'static str, key: &str, reason: &'static str) {
+        let labels = ResourceLabels { kind, reason };
+        let previous = self
+            .resource_reasons
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key_hash(key), labels);
+        if previous != Some(labels) {
+            if let Some(previous) = previous {
+                self.resources.get_or_create(&previous).dec();
+            }
+            self.resources.get_or_create(&labels).inc();
+        }
+    }
+
+    /// The resource `key` was released (its finalizer is gone): no longer counted.
+    pub fn resource_gone(&self, key: &str) {
+        let previous = self
+            .resource_reasons
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&key_hash(key));
+        if let Some(previous) = previous {
+            self.resources.get_or_create(&previous).dec();
+        }
+    }
+
+    /// The Admin API refused a login with credentials read from `secret` (`namespace/name`).
+    pub fn failed_login(&self, secret: &str) {
+        self.failed_logins
+            .get_or_create(&SecretLabels {
+                secret: secret.to_string(),
             })
             .inc();
-        self.api_latency
-            .get_or_create(&EndpointLabels { endpoint })
-            .observe(elapsed.as_secs_f64());
     }
 
     pub fn reconciled(&self, kind: &'static str, elapsed: Duration) {
@@ -226,6 +330,23 @@ impl Metrics {
     }
 }
 
+/// Keeps `reconciles_in_flight` counting a pass until it ends.
+#[derive(Debug)]
+pub struct InFlight(Gauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// A fixed (unkeyed) hash: stable within the process, which is all the map needs.
+fn key_hash(key: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    key.hash(&mut hasher);
+    hasher.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,5 +405,78 @@ mod tests {
             (seconds - jiff::Timestamp::now().as_second()).abs() < 5,
             "{last}"
         );
+    }
+
+    #[test]
+    fn latency_is_by_endpoint_and_status() {
+        let metrics = Metrics::default();
+        metrics.api_call(Endpoint::Login, "401", Duration::from_millis(3));
+        let text = metrics.encode();
+        assert!(
+            text.contains(r#"corti_operator_admin_api_call_duration_seconds_count{endpoint="Login",status="401"} 1"#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn resources_move_between_reasons_and_leave_when_released() {
+        let metrics = Metrics::default();
+        metrics.resource_status("CustomerUser", "CustomerUser/ns/a", "Creating");
+        metrics.resource_status("CustomerUser", "CustomerUser/ns/b", "Creating");
+        metrics.resource_status("CustomerUser", "CustomerUser/ns/a", "Reconciled");
+        metrics.resource_status("CustomerUser", "CustomerUser/ns/a", "Reconciled");
+        metrics.resource_status("Customer", "Customer/ns/a", "Reconciled");
+        let text = metrics.encode();
+        for line in [
+            r#"corti_operator_resources{kind="CustomerUser",reason="Reconciled"} 1"#,
+            r#"corti_operator_resources{kind="CustomerUser",reason="Creating"} 1"#,
+            r#"corti_operator_resources{kind="Customer",reason="Reconciled"} 1"#,
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+        metrics.resource_gone("CustomerUser/ns/b");
+        metrics.resource_gone("CustomerUser/ns/never-seen");
+        assert!(
+            metrics
+                .encode()
+                .contains(r#"corti_operator_resources{kind="CustomerUser",reason="Creating"} 0"#)
+        );
+    }
+
+    #[test]
+    fn in_flight_counts_passes_until_their_guard_drops() {
+        let metrics = Metrics::default();
+        let first = metrics.pass_started("Customer");
+        let second = metrics.pass_started("Customer");
+        assert!(
+            metrics
+                .encode()
+                .contains(r#"corti_operator_reconciles_in_flight{kind="Customer"} 2"#)
+        );
+        drop((first, second));
+        assert!(
+            metrics
+                .encode()
+                .contains(r#"corti_operator_reconciles_in_flight{kind="Customer"} 0"#)
+        );
+    }
+
+    #[test]
+    fn failed_logins_by_secret_and_build_info() {
+        let metrics = Metrics::default();
+        metrics.failed_login("tenants/corti-admin");
+        metrics.failed_login("tenants/corti-admin");
+        let text = metrics.encode();
+        assert!(
+            text.contains(
+                r#"corti_operator_credentials_failed_logins_total{secret="tenants/corti-admin"} 2"#
+            ),
+            "{text}"
+        );
+        let build = format!(
+            r#"corti_operator_build_info{{version="{}",git_commit="{GIT_COMMIT}"}} 1"#,
+            env!("CARGO_PKG_VERSION")
+        );
+        assert!(text.contains(&build), "{build} in {text}");
     }
 }

@@ -58,7 +58,12 @@ impl AdminClient {
         let reply = match check(reply) {
             // A refused login is a credentials problem whatever status carries it.
             Err(ApiError::Invalid { message, .. } | ApiError::NotFound { message }) => {
+                self.inner.metrics.failed_login(&credentials.source());
                 return Err(ApiError::Unauthorized { message });
+            }
+            Err(error @ ApiError::Unauthorized { .. }) => {
+                self.inner.metrics.failed_login(&credentials.source());
+                return Err(error);
             }
             other => other?,
         };

@@ -102,6 +102,7 @@ async fn release<K: Managed>(
     }
     remove_finalizer(ctx, object).await?;
     ctx.forget(&object_key(object));
+    ctx.metrics.resource_gone(&object_key(object));
     let held = object
         .current_status()
         .and_then(|s| K::sync_status(s).owner.credentials_secret.clone());

@@ -39,6 +39,7 @@ pub async fn reconcile<K: Reconciled>(object: Arc<K>, ctx: Arc<Context>) -> Resu
         return Ok(Action::requeue(CACHE_SYNC_RETRY));
     }
     let started = Instant::now();
+    let _in_flight = ctx.metrics.pass_started(K::KIND);
     let object = object.as_ref();
     let result = match path_of(object) {
         Path::Pause => pause(&ctx, object).await,

@@ -184,6 +184,7 @@ impl SecretReader {
             password: Password::new(field("password")?),
             project_id: field("projectId")?,
         };
+        credentials.read_from(namespace, name);
         self.last_known
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -55,6 +55,8 @@ async fn write<K: Managed>(
     sync.conditions = vec![condition];
     sync.observed_generation = object.meta().generation;
     if !always && object.current_status() == Some(&status) {
+        ctx.metrics
+            .resource_status(K::KIND, &object_key(object), readiness.reason.as_str());
         return Ok(());
     }
     let patch = serde_json::json!({
@@ -70,6 +72,8 @@ async fn write<K: Managed>(
         )
         .await
         .map_err(Error::Kube)?;
+    ctx.metrics
+        .resource_status(K::KIND, &object_key(object), readiness.reason.as_str());
     if transition {
         publish_transition(ctx, object, readiness).await;
     }

@@ -14,6 +14,7 @@ mod failover;
 mod faults;
 mod harness;
 mod lifecycle;
+mod metrics;
 mod observe;
 mod own_plane;
 mod ownership;

@@ -72,7 +72,10 @@ async fn observed_resources_report_drift_write_nothing_and_manage_then_applies_i
         ),
         ("displayName", "Console Name")
     );
-    assert_eq!(status.sync.owner.ownership, None, "an observer claims nothing");
+    assert_eq!(
+        status.sync.owner.ownership, None,
+        "an observer claims nothing"
+    );
     assert!(ready_message(&c).contains("PATCH customers/watched (displayName)"));
     let u = env.wait_ready(&env.users(), "u", "True", "Observed").await;
     let drift = u.status.clone().expect("status").sync.drift;
