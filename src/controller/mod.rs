@@ -165,15 +165,19 @@ pub async fn run(
         midway: std::sync::Mutex::default(),
     });
     let namespaces = Arc::new(config.namespaces);
-    let (customers_ready, users_ready) = (context.customers.clone(), context.users.clone());
-    let synced = config.synced.clone();
+    // Polled, not awaited: a store's readiness wakes only its latest waiter, and every pass polls
+    // it too (`caches_synced`), so a waiting task here would never be woken.
+    let (watching, synced) = (Arc::downgrade(&context), config.synced.clone());
     tokio::spawn(async move {
-        let _ = futures::join!(
-            customers_ready.wait_until_ready(),
-            users_ready.wait_until_ready()
-        );
-        synced.store(true, std::sync::atomic::Ordering::Relaxed);
-        tracing::info!("caches synced");
+        while let Some(context) = watching.upgrade() {
+            if context.caches_synced() {
+                synced.store(true, std::sync::atomic::Ordering::Relaxed);
+                tracing::info!("caches synced");
+                return;
+            }
+            drop(context);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     });
 
     let (stop_customers, stop_users) = shutdown_pair(shutdown);

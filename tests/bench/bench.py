@@ -141,11 +141,9 @@ class Bench:
             "--concurrency", str(self.args.concurrency), "--admin-api-rate-limit", "0",
             "--resync-period", "1h", "--health-addr", f"127.0.0.1:{port}"],
             env={"KUBECONFIG": self.kubeconfig})
-        # /readyz would say when the caches are synced, but on this branch it never turns ready
-        # (see the report); /healthz and a second for the first lists instead.
-        wait_for("the operator's /healthz",
-                 lambda: self._answers(f"http://127.0.0.1:{port}/healthz"), 60)
-        time.sleep(1)
+        # /readyz answers 200 once both caches hold their first list.
+        wait_for("the operator's /readyz",
+                 lambda: self._answers(f"http://127.0.0.1:{port}/readyz"), 60)
         return child, port
 
     @staticmethod

@@ -93,6 +93,16 @@ async fn metrics_show_resources_calls_logins_and_the_build() {
         .await;
     env.wait_ready(&env.customers(), "refused", "False", "CredentialsRejected")
         .await;
+    // Passes ran, so the caches are synced: the readiness probe must say so (it once never did,
+    // which would have kept the chart's Pod out of Ready forever).
+    let readyz = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+        .await
+        .expect("/readyz answers");
+    assert_eq!(
+        readyz.status().as_u16(),
+        200,
+        "/readyz once the caches are synced"
+    );
 
     let (ns, text) = (
         env.namespace().to_string(),
