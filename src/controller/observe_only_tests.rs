@@ -1,3 +1,5 @@
+//! Tests of `observe_only`: the drift report and the calls Manage would make, without I/O.
+
 use super::*;
 use crate::admin_api::Password;
 use crate::crd::{LocalRef, Region};

@@ -1,3 +1,5 @@
+//! Tests of `manifest`: exported specs that plan no change, and stable names, without I/O.
+
 use super::*;
 use crate::controller::plan::{customer_patch, user_patch};
 use crate::export::names::is_dns_label;

@@ -19,15 +19,6 @@ fn remote_enabled(world: &World) -> Vec<bool> {
         .collect()
 }
 
-fn last_status(world: &World) -> serde_json::Value {
-    world
-        .kube
-        .status_writes()
-        .last()
-        .cloned()
-        .expect("a status write")
-}
-
 fn rfc3339_in(seconds: i64) -> String {
     let at = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(seconds);
     at.to_string()
@@ -63,7 +54,7 @@ async fn an_ended_access_disables_the_user_once_and_keeps_it_disabled() {
     assert_eq!(world.admin_calls(), vec![PATCH_USER]);
     assert_eq!(remote_enabled(&world), vec![false]);
     assert!(world.kube.events().contains(&"AccessExpired".to_string()));
-    let status = last_status(&world);
+    let status = world.last_status();
     assert_eq!(status["accessExpired"], true);
     let message = status["conditions"][0]["message"].as_str().unwrap();
     assert!(
@@ -104,7 +95,7 @@ async fn an_ended_access_disables_the_user_once_and_keeps_it_disabled() {
     world.pass(&extended).await;
     assert_eq!(world.admin_calls(), vec![PATCH_USER]);
     assert_eq!(remote_enabled(&world), vec![true]);
-    assert!(last_status(&world).get("accessExpired").is_none());
+    assert!(world.last_status().get("accessExpired").is_none());
 }
 
 #[tokio::test]
@@ -183,7 +174,7 @@ async fn a_created_user_unverified_past_the_invitation_window_gets_one_warning()
     world.pass(&old).await;
     assert!(world.admin_calls().is_empty(), "{:?}", world.admin_calls());
     assert_eq!(world.kube.events(), vec!["InvitationExpired".to_string()]);
-    let status = last_status(&world);
+    let status = world.last_status();
     assert_eq!(status["invitationOverdue"], true);
 
     let again = user(json!({}), status);

@@ -260,6 +260,33 @@ impl World {
         self.kube.put(&path, to_json(object));
     }
 
+    /// Jane, made in the Console (not by the operator) in customer `contoso`; her id. The calls
+    /// it took are forgotten.
+    pub async fn console_user(&self, first_name: &str, last_name: &str) -> String {
+        let (console, credentials) = self.console();
+        let body = crate::admin_api::NewUser {
+            email: "jane@contoso.example".into(),
+            first_name: first_name.into(),
+            last_name: last_name.into(),
+            password: None,
+        };
+        let made = console
+            .create_user(&credentials, "contoso", &body)
+            .await
+            .expect("console create");
+        self.reset_calls();
+        made.id
+    }
+
+    /// The `status` of the last status patch.
+    pub fn last_status(&self) -> Value {
+        self.kube
+            .status_writes()
+            .last()
+            .cloned()
+            .expect("a status write")
+    }
+
     /// How many users the simulator holds in the first customer of the project.
     pub fn remote_users(&self) -> usize {
         self.sim.sim.snapshot().projects[0].customers[0].users.len()

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::{SECRET, World, deleting, object};
-use crate::admin_api::{CustomerPatch, NewCustomer, NewUser, UserPatch};
+use crate::admin_api::{CustomerPatch, NewCustomer, UserPatch};
 use crate::crd::{Customer, CustomerUser};
 
 const CUSTOMERS: &str = "/apis/admin.corti.app/v1alpha1/namespaces/tenant/customers";
@@ -43,15 +43,6 @@ fn only_reads(world: &World) -> bool {
     world.admin_calls().iter().all(|c| c.starts_with("GET "))
 }
 
-fn last_status(world: &World) -> Value {
-    world
-        .kube
-        .status_writes()
-        .last()
-        .cloned()
-        .expect("a status write")
-}
-
 #[tokio::test]
 async fn an_observed_customer_reports_drift_records_no_ownership_and_manage_then_applies_it() {
     let mut world = World::new().await;
@@ -72,7 +63,7 @@ async fn an_observed_customer_reports_drift_records_no_ownership_and_manage_then
         ],
         "no hold on the credentials Secret: nothing is owned"
     );
-    let status = last_status(&world);
+    let status = world.last_status();
     assert_eq!(
         status["drift"],
         json!([{ "field": "displayName", "spec": "Contoso", "remote": "Renamed in Console" }])
@@ -100,7 +91,7 @@ async fn an_observed_customer_reports_drift_records_no_ownership_and_manage_then
         world.admin_calls(),
         vec!["PATCH /projects/{projectId}/customers/{customerId} 200"]
     );
-    let status = last_status(&world);
+    let status = world.last_status();
     assert_eq!(status["ownership"], "Adopted");
     assert!(status.get("drift").is_none(), "{status}");
     assert_eq!(status["conditions"][0]["reason"], "Reconciled");
@@ -113,7 +104,7 @@ async fn a_missing_remote_customer_is_not_created_while_observed() {
     world.customer(&observed);
     world.pass(&observed).await;
     assert!(only_reads(&world), "{:?}", world.admin_calls());
-    let ready = &last_status(&world)["conditions"][0];
+    let ready = &world.last_status()["conditions"][0];
     assert_eq!(
         (&ready["status"], &ready["reason"]),
         (&json!("False"), &json!("Observed"))
@@ -134,7 +125,7 @@ async fn an_owned_customer_switched_to_observe_is_neither_reverted_nor_deleted()
     let fresh = customer("Manage", json!({}));
     world.customer(&fresh);
     world.pass(&fresh).await;
-    let owned = customer("Observe", last_status(&world));
+    let owned = customer("Observe", world.last_status());
     world.customer(&owned);
     let (console, credentials) = world.console();
     let patch = CustomerPatch {
@@ -151,7 +142,7 @@ async fn an_owned_customer_switched_to_observe_is_neither_reverted_nor_deleted()
 
     world.pass(&owned).await;
     assert!(only_reads(&world), "{:?}", world.admin_calls());
-    let status = last_status(&world);
+    let status = world.last_status();
     assert_eq!(
         status["ownership"], "Created",
         "the record is kept, not claimed anew"
@@ -187,27 +178,18 @@ async fn customer_with_user(world: &mut World) -> String {
                 "observedGeneration": 1, "lastTransitionTime": "2026-11-26T00:00:00Z" }] }),
     );
     world.customer(&ready);
+    let id = world.console_user("Jane", "Smith").await;
     let (console, credentials) = world.console();
-    let body = NewUser {
-        email: "jane@contoso.example".into(),
-        first_name: "Jane".into(),
-        last_name: "Smith".into(),
-        password: None,
-    };
-    let made = console
-        .create_user(&credentials, "contoso", &body)
-        .await
-        .expect("console create");
     let patch = UserPatch {
         enabled: Some(false),
         ..UserPatch::default()
     };
     console
-        .update_user(&credentials, "contoso", &made.id, &patch)
+        .update_user(&credentials, "contoso", &id, &patch)
         .await
         .expect("console disables");
     world.reset_calls();
-    made.id
+    id
 }
 
 fn user(status: Value) -> CustomerUser {
@@ -228,7 +210,7 @@ async fn an_observed_user_reports_drift_by_field_never_by_email_and_deletes_noth
     world.user(&observed);
     world.pass(&observed).await;
     assert!(only_reads(&world), "{:?}", world.admin_calls());
-    let status = last_status(&world);
+    let status = world.last_status();
     assert_eq!(
         status["drift"],
         json!([{ "field": "enabled", "spec": "true", "remote": "false" }])

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::{SECRET, World, deleting, object, secret, secret_path};
-use crate::admin_api::{NewCustomer, NewUser};
+use crate::admin_api::NewCustomer;
 use crate::crd::{Customer, CustomerUser};
 
 const USERS: &str = "/apis/admin.corti.app/v1alpha1/namespaces/tenant/customerusers";
@@ -66,22 +66,6 @@ pub(super) async fn created(world: &mut World, extra: Value) -> CustomerUser {
     world.user(&done);
     world.reset_calls();
     done
-}
-
-async fn console_user(world: &World) -> String {
-    let (console, credentials) = world.console();
-    let body = NewUser {
-        email: "jane@contoso.example".into(),
-        first_name: "J".into(),
-        last_name: "Console".into(),
-        password: None,
-    };
-    let made = console
-        .create_user(&credentials, "contoso", &body)
-        .await
-        .expect("console create");
-    world.reset_calls();
-    made.id
 }
 
 #[tokio::test]
@@ -148,7 +132,7 @@ async fn a_user_in_sync_writes_nothing_anywhere() {
 async fn a_console_user_is_adopted_on_record_before_its_update() {
     let mut world = World::new().await;
     ready_customer(&mut world).await;
-    let id = console_user(&world).await;
+    let id = world.console_user("J", "Console").await;
     let fresh = user(json!({}), json!({}));
     world.user(&fresh);
     world.pass(&fresh).await;
@@ -276,7 +260,7 @@ async fn delete_removes_only_the_recorded_user_without_its_customer() {
 async fn a_user_that_never_owned_its_console_user_deletes_nothing() {
     let mut world = World::new().await;
     ready_customer(&mut world).await;
-    console_user(&world).await;
+    world.console_user("J", "Console").await;
     let never = user(
         json!({}),
         json!({ "customerId": "contoso", "projectId": super::PROJECT }),
