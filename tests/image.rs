@@ -308,18 +308,22 @@ async fn the_image_reconciles_as_the_chart_pod_would() {
         .expect("a running container");
     pod::assert_restricted_process(pid);
 
-    // Ready as the Pod's readinessProbe asks: GET /readyz.
-    let readyz = format!("http://127.0.0.1:{health_port}/readyz");
-    pod::wait("the operator's /readyz", &log, || {
-        assert!(operator.running(), "the operator exited:\n{}", log());
+    // Serving (the livenessProbe's /healthz), then the resources, then Ready (the readinessProbe's
+    // /readyz): checked last, so that a readiness fault does not hide whether it reconciles.
+    let probe = |path: &str| {
         Command::new("curl")
-            .args(["-fsS", "-o", "/dev/null", &readyz])
+            .args(["-fsS", "-o", "/dev/null"])
+            .arg(format!("http://127.0.0.1:{health_port}{path}"))
             .status()
             .is_ok_and(|s| s.success())
+    };
+    pod::wait("the operator's /healthz", &log, || {
+        assert!(operator.running(), "the operator exited:\n{}", log());
+        probe("/healthz")
     })
     .await;
-
     pod::reconcile_and_delete(tenants_ns, &log).await;
+    pod::wait("the operator's /readyz", &log, || probe("/readyz")).await;
 
     // It held the Lease under the Pod's name, with the ServiceAccount token (it has no other credential).
     let lease: Value = serde_json::from_str(&kubectl(&[

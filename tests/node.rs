@@ -127,16 +127,19 @@ async fn the_chart_pod_runs_on_a_real_node() {
         )));
     let selector = "app.kubernetes.io/name=corti-operator";
     let log = || text(&cp.kubectl(["logs", "-n", ns, "-l", selector, "--tail=200"]));
-    let waited = kubectl_wait(ns, selector);
+    // Started (its container runs), then the resources, then Ready (the readinessProbe): checked
+    // last, so that a readiness fault does not hide whether it reconciles.
+    let started_condition = "--for=jsonpath={.status.containerStatuses[0].started}=true";
+    let waited = kubectl_wait(ns, selector, started_condition);
     assert!(
         waited.status.success(),
-        "the Pod is not Ready:\n{}\n{}\n{}",
+        "the Pod did not start:\n{}\n{}\n{}",
         text(&waited),
         text(&cp.kubectl(["describe", "pods", "-n", ns])),
         log()
     );
     eprintln!(
-        "the operator's Pod was Ready {:?} after helm install",
+        "the operator's container started {:?} after helm install",
         started.elapsed()
     );
 
@@ -166,6 +169,17 @@ async fn the_chart_pod_runs_on_a_real_node() {
     );
 
     pod::reconcile_and_delete(tenants_ns, &log).await;
+    let waited = kubectl_wait(ns, selector, "--for=condition=Ready");
+    assert!(
+        waited.status.success(),
+        "the Pod is not Ready:\n{}\n{}",
+        text(&waited),
+        log()
+    );
+    eprintln!(
+        "the operator's Pod was Ready {:?} after helm install",
+        started.elapsed()
+    );
     run(cp.command("helm").args([
         "uninstall",
         &release,
@@ -177,7 +191,7 @@ async fn the_chart_pod_runs_on_a_real_node() {
     drop(node);
 }
 
-fn kubectl_wait(ns: &str, selector: &str) -> Output {
+fn kubectl_wait(ns: &str, selector: &str, condition: &str) -> Output {
     let deadline = Instant::now() + pod::WAIT;
     // `kubectl wait` fails at once while no Pod matches yet.
     loop {
@@ -188,7 +202,7 @@ fn kubectl_wait(ns: &str, selector: &str) -> Output {
             ns,
             "-l",
             selector,
-            "--for=condition=Ready",
+            condition,
             "--timeout=60s",
         ]);
         if output.status.success() || Instant::now() > deadline {
@@ -198,7 +212,8 @@ fn kubectl_wait(ns: &str, selector: &str) -> Output {
     }
 }
 
-/// The image from podman's store into the node's containerd, pinned (never garbage-collected).
+/// The image from podman's store into the node's containerd, pinned (the kubelet's image garbage
+/// collection never removes it: nothing could pull it back).
 fn import(node: &Node, image: &str) {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let archive = dir.path().join("image.tar");
@@ -207,11 +222,6 @@ fn import(node: &Node, image: &str) {
         .args(["save", "--format", "docker-archive", "-o"])
         .arg(path)
         .arg(image));
-    run(&mut node.ctr(&[
-        "images",
-        "import",
-        "--label",
-        "io.cri-containerd.pinned=pinned",
-        &path.display().to_string(),
-    ]));
+    run(&mut node.ctr(&["images", "import", &path.display().to_string()]));
+    run(&mut node.ctr(&["images", "label", image, "io.cri-containerd.pinned=pinned"]));
 }
