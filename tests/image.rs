@@ -266,8 +266,8 @@ async fn the_image_reconciles_as_the_chart_pod_would() {
     let health_port = free_port();
     // What the kubelet sets for the `kubernetes` Service; here the API server on loopback.
     let mut env = vec![
-        "KUBERNETES_SERVICE_HOST=127.0.0.1".to_owned(),
-        format!("KUBERNETES_SERVICE_PORT={}", api_port()),
+        "--env=KUBERNETES_SERVICE_HOST=127.0.0.1".to_owned(),
+        format!("--env=KUBERNETES_SERVICE_PORT={}", api_port()),
     ];
     for variable in container["env"].as_array().expect("env") {
         let name = variable["name"].as_str().expect("a name");
