@@ -1,6 +1,6 @@
 # The commands the README names. Each works on a fresh machine: what they need is installed or built
 # (and cached) by the scripts they call.
-.PHONY: quickstart test test-unit test-reconcile test-e2e lint deny deny-advisories actionlint crds fmt
+.PHONY: quickstart test test-unit test-reconcile test-e2e lint deny deny-advisories actionlint crds fmt image
 
 # Local control plane + simulator + operator + deploy/examples, then prints what it made.
 quickstart:
@@ -53,6 +53,11 @@ lint: deny actionlint
 	cargo fmt --all -- --check
 	cargo clippy --all-targets --locked -- -D warnings
 	cargo clippy --lib --bins --locked -- -D warnings -D clippy::unwrap_used -D clippy::expect_used
+
+# The container image (deploy/Dockerfile, FROM scratch) from static binaries built here: no registry,
+# no daemon (podman, installed if missing). Its last line is the image reference.
+image:
+	@deploy/image/build
 
 # Regenerates crds/ from the Rust types.
 crds:

@@ -6,7 +6,6 @@ use serde_json::json;
 
 use super::user_pass::{created, ready_customer, user};
 use super::{World, deleting};
-use crate::admin_api::UserPatch;
 
 const PATCH_USER: &str = "PATCH /projects/{projectId}/customers/{customerId}/users/{userId} 200";
 
@@ -63,20 +62,8 @@ async fn an_ended_access_disables_the_user_once_and_keeps_it_disabled() {
     );
 
     // Re-enabled in the Console: disabled again at the next look.
-    let (console, credentials) = world.console();
     let id = status["userId"].as_str().unwrap().to_string();
-    let enable = UserPatch {
-        enabled: Some(true),
-        ..UserPatch::default()
-    };
-    console
-        .update_user(&credentials, "contoso", &id, &enable)
-        .await
-        .expect("console edit");
-    world
-        .ctx
-        .snapshots
-        .invalidate_users(super::PROJECT, "contoso");
+    world.console_sets_enabled(&id, true).await;
     let expired = user(
         json!({ "accessExpiresAt": "2026-01-01T00:00:00Z" }),
         status.clone(),

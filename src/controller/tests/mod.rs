@@ -278,6 +278,22 @@ impl World {
         made.id
     }
 
+    /// A person enables or disables user `id` of `contoso` in the Console; the operator's snapshot
+    /// is dropped so its next pass sees the change. The calls it took are forgotten.
+    pub async fn console_sets_enabled(&self, id: &str, enabled: bool) {
+        let (console, credentials) = self.console();
+        let patch = crate::admin_api::UserPatch {
+            enabled: Some(enabled),
+            ..crate::admin_api::UserPatch::default()
+        };
+        console
+            .update_user(&credentials, "contoso", id, &patch)
+            .await
+            .expect("console edit");
+        self.ctx.snapshots.invalidate_users(PROJECT, "contoso");
+        self.reset_calls();
+    }
+
     /// The `status` of the last status patch.
     pub fn last_status(&self) -> Value {
         self.kube

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::{SECRET, World, deleting, object};
-use crate::admin_api::{CustomerPatch, NewCustomer, UserPatch};
+use crate::admin_api::{CustomerPatch, NewCustomer};
 use crate::crd::{Customer, CustomerUser};
 
 const CUSTOMERS: &str = "/apis/admin.corti.app/v1alpha1/namespaces/tenant/customers";
@@ -168,27 +168,9 @@ async fn an_owned_customer_switched_to_observe_is_neither_reverted_nor_deleted()
 
 /// A Ready Customer `c` (remote `contoso`) in the cache, and user `jane` in it remotely.
 async fn customer_with_user(world: &mut World) -> String {
-    console_customer(world, "Contoso").await;
-    let ready: Customer = object(
-        "Customer",
-        "c",
-        json!({ "customerId": "contoso", "displayName": "Contoso", "credentialsSecretRef": { "name": SECRET } }),
-        json!({ "observedGeneration": 1, "customerId": "contoso", "projectId": super::PROJECT, "ownership": "Adopted",
-            "conditions": [{ "type": "Ready", "status": "True", "reason": "Reconciled", "message": "",
-                "observedGeneration": 1, "lastTransitionTime": "2026-11-26T00:00:00Z" }] }),
-    );
-    world.customer(&ready);
+    super::user_pass::ready_customer(world).await;
     let id = world.console_user("Jane", "Smith").await;
-    let (console, credentials) = world.console();
-    let patch = UserPatch {
-        enabled: Some(false),
-        ..UserPatch::default()
-    };
-    console
-        .update_user(&credentials, "contoso", &id, &patch)
-        .await
-        .expect("console disables");
-    world.reset_calls();
+    world.console_sets_enabled(&id, false).await;
     id
 }
 

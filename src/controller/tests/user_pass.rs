@@ -158,25 +158,12 @@ async fn drift_on_a_user_is_reverted() {
     let mut world = World::new().await;
     ready_customer(&mut world).await;
     let done = created(&mut world, json!({})).await;
-    let (console, credentials) = world.console();
     let id = done
         .status
         .as_ref()
         .and_then(|s| s.user_id.clone())
         .expect("id");
-    let patch = crate::admin_api::UserPatch {
-        enabled: Some(false),
-        ..Default::default()
-    };
-    console
-        .update_user(&credentials, "contoso", &id, &patch)
-        .await
-        .expect("console edit");
-    world
-        .ctx
-        .snapshots
-        .invalidate_users(super::PROJECT, "contoso");
-    world.reset_calls();
+    world.console_sets_enabled(&id, false).await;
     world.pass(&done).await;
     assert_eq!(
         world.admin_calls(),
