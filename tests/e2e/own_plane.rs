@@ -3,11 +3,10 @@
 //! test runs against it, as admin.
 
 use std::io::Write;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
 
-use crate::support::{client_from_kubeconfig, scripts_dir};
+use crate::support::{client_from_kubeconfig, scripts_dir, spawn_watchdog};
 
 pub struct OwnPlane {
     pub dir: PathBuf,
@@ -28,17 +27,7 @@ impl OwnPlane {
             .keep();
         // As support's shared plane: the watchdog, in its own process group, stops the plane
         // and removes the folder once our end of its stdin closes, however this process ends.
-        let mut watchdog = Command::new("bash")
-            .arg("-c")
-            .arg(r#"read -r _; "$0" "$1"; rm -rf "$1""#)
-            .arg(scripts_dir().join("down"))
-            .arg(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .expect("the watchdog starts");
+        let mut watchdog = spawn_watchdog(&dir).expect("the watchdog starts");
         let watchdog_stdin = watchdog.stdin.take();
         let up = Command::new(scripts_dir().join("up"))
             .arg(&dir)

@@ -92,17 +92,8 @@ impl ControlPlane {
         // end-of-file on its stdin, whose write end only this process holds (Rust opens it
         // close-on-exec, so no other child inherits it), and runs in its own process group so that
         // a Ctrl-C in the terminal does not stop it before it has run `down`.
-        let mut watchdog = Command::new("bash")
-            .arg("-c")
-            .arg(r#"read -r _; "$0" "$1"; rm -rf "$1""#)
-            .arg(scripts_dir().join("down"))
-            .arg(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .map_err(|e| format!("cannot start the watchdog: {e}"))?;
+        let mut watchdog =
+            spawn_watchdog(&dir).map_err(|e| format!("cannot start the watchdog: {e}"))?;
         let watchdog_stdin = watchdog.stdin.take();
         // `up` prints its progress (and on failure the failing component's log) on stderr; a
         // cold build takes minutes, so that goes straight to the terminal.
@@ -376,3 +367,18 @@ const _: () = {
         TEST_NAMESPACE_LABEL,
     );
 };
+
+/// A process that stops the control plane in `dir` (`down`) and removes the folder once the end of
+/// its stdin held by this process closes, however this process ends.
+pub fn spawn_watchdog(dir: &Path) -> std::io::Result<std::process::Child> {
+    Command::new("bash")
+        .arg("-c")
+        .arg(r#"read -r _; "$0" "$1"; rm -rf "$1""#)
+        .arg(scripts_dir().join("down"))
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+}
