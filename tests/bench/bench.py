@@ -23,6 +23,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -103,6 +104,7 @@ class Bench:
         self.cp = os.path.join(self.work, "cp")
         self.kubeconfig = os.path.join(self.cp, "kubeconfig")
         self.children = []
+        self.profilers = {}
         self.results = {}
 
     def kubectl(self, *args, check=True):
@@ -117,6 +119,10 @@ class Bench:
         return child
 
     def stop(self, child):
+        profiler = self.profilers.pop(child.pid, None)
+        if profiler:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(60)
         if child.poll() is None:
             child.terminate()
             try:
@@ -144,6 +150,13 @@ class Bench:
         # /readyz answers 200 once both caches hold their first list.
         wait_for("the operator's /readyz",
                  lambda: self._answers(f"http://127.0.0.1:{port}/readyz"), 60)
+        if self.args.perf:
+            # Samples the operator's stacks on the CPU clock (VMs often lack hardware counters).
+            os.makedirs(self.args.perf, exist_ok=True)
+            self.profilers[child.pid] = subprocess.Popen(
+                ["perf", "record", "-e", "cpu-clock", "-F", "499", "-g", "-p", str(child.pid),
+                 "-o", os.path.join(self.args.perf, f"{name}.data")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return child, port
 
     @staticmethod
@@ -358,11 +371,13 @@ class Bench:
         a = self.args
         self.control_plane_up()
         small_users, small_customers = 1000, 10
-        if a.users != small_users:
+        if a.users != small_users or a.converge_only:
             out, (operator, _, sim, _, _) = self.converge(a.users, a.customers, True)
             self.results.update(out)
             self.stop(operator)
             self.stop(sim)
+        if a.converge_only:
+            return
         out, (operator, port, sim, _, namespace) = self.converge(
             small_users, small_customers, True)
         self.results.update(out)
@@ -393,6 +408,10 @@ def main():
     parser.add_argument("--samples", type=int, default=50, help="apply -> Ready repetitions")
     parser.add_argument("--timeout", type=float, default=900, help="seconds, for each wait")
     parser.add_argument("--keep", action="store_true", help="keep logs and state")
+    parser.add_argument("--converge-only", action="store_true",
+                        help="only the converge phase of --users (with --perf: to profile it)")
+    parser.add_argument("--perf", metavar="DIR",
+                        help="record each operator's stacks with `perf record` into DIR")
     parser.add_argument("--bin-dir", required=True, help="the release binaries")
     args = parser.parse_args()
     if args.full:
