@@ -4,6 +4,7 @@
 //! which calls a pass made on both sides.
 
 mod access_pass;
+mod credentials_pass;
 mod customer_pass;
 mod observe_pass;
 mod user_pass;
