@@ -157,7 +157,7 @@ async fn sync(
         "user is in sync in customer {:?}",
         target.customer_id
     )));
-    Ok(invitation::record_invitation(ctx, user, status, remote.email_verified, in_sync).await)
+    Ok(invitation::record_invitation(ctx, user, status, &remote, in_sync).await)
 }
 
 fn identify(user: &User) -> Found<'_> {
