@@ -8,7 +8,7 @@ use kube::ResourceExt;
 use kube::api::ListParams;
 use kube::runtime::controller::Action;
 
-use super::claim_check::{check_claim, claim_of};
+use super::claim_check::{claim_of, settle_claim};
 use super::claims::{self, Claim};
 use super::cleanup::{Parted, finish_cleanup};
 use super::condition::{Readiness, Reason};
@@ -67,7 +67,7 @@ async fn sync(
     let wanted = RemoteObject::Customer {
         customer_id: key.clone(),
     };
-    check_claim(ctx, customer, &claim, &others, status, wanted).await?;
+    let held_by = settle_claim(ctx, customer, &claim, &others, status, wanted).await?;
     let resync = pass::resync_request(customer, status.sync.last_resync.as_deref());
     let first_look = observe(ctx, &account.credentials, resync.as_ref().map(|r| r.1)).await;
     *look = Some(note_first_look(ctx, &account, &first_look).await);
@@ -78,7 +78,8 @@ async fn sync(
     }
     let remote = observed.get(&key).cloned();
     if observe_only::observing(customer.spec.management_policy, ctx.settings.dry_run) {
-        let standing = observe_only::Holding::of(&status.sync.owner, ctx.settings.adopt_existing);
+        let (owner, adopt) = (&status.sync.owner, ctx.settings.adopt_existing);
+        let standing = observe_only::Holding::of(owner, adopt, held_by.as_deref());
         let seen = observe_only::customer_drift(&customer.spec, &key, remote.as_ref(), standing);
         let readiness = observe_only::observed_readiness("customer", &seen);
         status.sync.drift = seen.drift;

@@ -9,7 +9,7 @@ use kube::ResourceExt;
 use kube::runtime::controller::Action;
 
 use super::access;
-use super::claim_check::check_claim;
+use super::claim_check::settle_claim;
 use super::cleanup::{Parted, finish_cleanup};
 use super::condition::{Readiness, Reason};
 use super::context::Context;
@@ -72,7 +72,7 @@ async fn sync(
     let wanted = RemoteObject::User {
         customer_id: target.customer_id.clone(),
     };
-    check_claim(ctx, user, &claim, &others, status, wanted).await?;
+    let held_by = settle_claim(ctx, user, &claim, &others, status, wanted).await?;
     let mut password = desired_password(ctx, user, status).await?;
     let resync = pass::resync_request(user, status.sync.last_resync.as_deref());
     let first_look = observe(ctx, &target, resync.as_ref().map(|r| r.1)).await;
@@ -85,7 +85,8 @@ async fn sync(
     }
     let remote = observed.get(&email).cloned();
     if observe_only::observing(user.spec.management_policy, ctx.settings.dry_run) {
-        let standing = observe_only::Holding::of(&status.sync.owner, ctx.settings.adopt_existing);
+        let (owner, adopt) = (&status.sync.owner, ctx.settings.adopt_existing);
+        let standing = observe_only::Holding::of(owner, adopt, held_by.as_deref());
         let id = &target.customer_id;
         let seen =
             observe_only::user_drift(&spec, id, remote.as_ref(), password.as_ref(), standing);
