@@ -8,12 +8,15 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use credentials::CredentialFamilies;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+mod credentials;
 
 /// An Admin API operation: the `endpoint` label.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
@@ -60,13 +63,6 @@ struct ReconcileErrorLabels {
     reason: &'static str,
 }
 
-/// A credentials Secret, as `namespace/name` (or `default`): bounded by the Secrets in use, never
-/// an email.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct SecretLabels {
-    secret: String,
-}
-
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -94,11 +90,7 @@ pub struct Metrics {
     /// dozen bytes per resource, no names kept.
     resource_reasons: Mutex<HashMap<u64, ResourceLabels>>,
     leader: Gauge,
-    credentials_refused: Family<SecretLabels, Gauge>,
-    credentials_next_login: Family<SecretLabels, Gauge>,
-    credentials_last_success: Family<SecretLabels, Gauge>,
-    credentials_refused_passes: Family<SecretLabels, Gauge>,
-    failed_logins: Family<SecretLabels, Counter>,
+    credential_families: CredentialFamilies,
 }
 
 impl Default for Metrics {
@@ -112,21 +104,7 @@ impl Default for Metrics {
         let reconcile_duration: HistogramFamily<ReconcileLabels> =
             Family::new_with_constructor(latency_histogram);
         let leader = Gauge::default();
-        let credentials_refused = Family::<SecretLabels, Gauge>::default();
-        let credentials_next_login = Family::<SecretLabels, Gauge>::default();
-        let credentials_last_success = Family::<SecretLabels, Gauge>::default();
-        let credentials_refused_passes = Family::<SecretLabels, Gauge>::default();
-        registry.register(
-            "credentials_last_success_timestamp_seconds",
-            "When a pass last reached the Admin API with this Secret's credentials (Unix time)",
-            credentials_last_success.clone(),
-        );
-        registry.register(
-            "credentials_refused_passes",
-            "Passes in a row that found this Secret's credentials refused, since the last success",
-            credentials_refused_passes.clone(),
-        );
-        let failed_logins = Family::<SecretLabels, Counter>::default();
+        let credential_families = CredentialFamilies::registered(&mut registry);
         let in_flight = Family::<ReconcileLabels, Gauge>::default();
         let resources = Family::<ResourceLabels, Gauge>::default();
         let build_info = Family::<BuildLabels, Gauge>::default();
@@ -150,21 +128,6 @@ impl Default for Metrics {
             "reconciles_in_flight",
             "Passes running now, by kind; at the concurrency limit, further triggers are queued",
             in_flight.clone(),
-        );
-        registry.register(
-            "credentials_failed_logins",
-            "Logins the Admin API refused, by the credentials Secret they were read from",
-            failed_logins.clone(),
-        );
-        registry.register(
-            "credentials_refused",
-            "1 while the Admin API refuses the credentials of this Secret",
-            credentials_refused.clone(),
-        );
-        registry.register(
-            "credentials_next_login_seconds",
-            "Seconds until a login with this Secret's refused credentials may be tried again",
-            credentials_next_login.clone(),
         );
         registry.register(
             "admin_api_calls",
@@ -203,11 +166,7 @@ impl Default for Metrics {
             resources,
             resource_reasons: Mutex::default(),
             leader,
-            credentials_refused,
-            credentials_next_login,
-            credentials_last_success,
-            credentials_refused_passes,
-            failed_logins,
+            credential_families,
         }
     }
 }
@@ -262,15 +221,6 @@ impl Metrics {
         }
     }
 
-    /// The Admin API refused a login with credentials read from `secret` (`namespace/name`).
-    pub fn failed_login(&self, secret: &str) {
-        self.failed_logins
-            .get_or_create(&SecretLabels {
-                secret: secret.to_string(),
-            })
-            .inc();
-    }
-
     pub fn reconciled(&self, kind: &'static str, elapsed: Duration) {
         self.reconciles
             .get_or_create(&ReconcileLabels { kind })
@@ -284,36 +234,6 @@ impl Metrics {
         self.reconcile_errors
             .get_or_create(&ReconcileErrorLabels { kind, reason })
             .inc();
-    }
-
-    /// Whether the credentials of `secret` are refused, and how long until the next login.
-    pub fn credentials(&self, secret: &str, refused: bool, next_login: Option<Duration>) {
-        let labels = SecretLabels {
-            secret: secret.to_string(),
-        };
-        self.credentials_refused
-            .get_or_create(&labels)
-            .set(i64::from(refused));
-        let wait = next_login.map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        self.credentials_next_login.get_or_create(&labels).set(wait);
-    }
-
-    /// What one pass found with the credentials of `secret`: a success (the Admin API answered)
-    /// restarts the count of refused passes; a refusal adds one.
-    pub fn credentials_outcome(&self, secret: &str, reached: bool, refused: bool) {
-        let labels = SecretLabels {
-            secret: secret.to_string(),
-        };
-        let refused_passes = self.credentials_refused_passes.get_or_create(&labels);
-        if reached {
-            let now = jiff::Timestamp::now().as_second();
-            self.credentials_last_success
-                .get_or_create(&labels)
-                .set(now);
-            refused_passes.set(0);
-        } else if refused {
-            refused_passes.inc();
-        }
     }
 
     pub fn set_leader(&self, leader: bool) {
@@ -366,45 +286,6 @@ mod tests {
         assert!(text.contains(
             r#"corti_operator_reconcile_errors_total{kind="Customer",reason="RemoteUnavailable"} 1"#
         ));
-        metrics.credentials("tenants/corti-admin", true, Some(Duration::from_secs(15)));
-        let text = metrics.encode();
-        assert!(
-            text.contains(r#"corti_operator_credentials_refused{secret="tenants/corti-admin"} 1"#),
-            "{text}"
-        );
-        assert!(text.contains(
-            r#"corti_operator_credentials_next_login_seconds{secret="tenants/corti-admin"} 15"#
-        ));
-    }
-
-    #[test]
-    fn refused_passes_count_up_and_a_success_resets_them() {
-        let metrics = Metrics::default();
-        let secret = "tenants/corti-admin";
-        metrics.credentials_outcome(secret, false, true);
-        metrics.credentials_outcome(secret, false, true);
-        metrics.credentials_outcome(secret, false, false); // another error: neither
-        let text = metrics.encode();
-        assert!(
-            text.contains(
-                r#"corti_operator_credentials_refused_passes{secret="tenants/corti-admin"} 2"#
-            ),
-            "{text}"
-        );
-        metrics.credentials_outcome(secret, true, false);
-        let text = metrics.encode();
-        assert!(text.contains(
-            r#"corti_operator_credentials_refused_passes{secret="tenants/corti-admin"} 0"#
-        ));
-        let last = text
-            .lines()
-            .find(|l| l.starts_with("corti_operator_credentials_last_success_timestamp_seconds{"))
-            .expect(&text);
-        let seconds: i64 = last.rsplit(' ').next().unwrap().parse().unwrap();
-        assert!(
-            (seconds - jiff::Timestamp::now().as_second()).abs() < 5,
-            "{last}"
-        );
     }
 
     #[test]
@@ -462,17 +343,9 @@ mod tests {
     }
 
     #[test]
-    fn failed_logins_by_secret_and_build_info() {
+    fn build_info_names_the_version() {
         let metrics = Metrics::default();
-        metrics.failed_login("tenants/corti-admin");
-        metrics.failed_login("tenants/corti-admin");
         let text = metrics.encode();
-        assert!(
-            text.contains(
-                r#"corti_operator_credentials_failed_logins_total{secret="tenants/corti-admin"} 2"#
-            ),
-            "{text}"
-        );
         let build = format!(
             r#"corti_operator_build_info{{version="{}",git_commit="{GIT_COMMIT}"}} 1"#,
             env!("CARGO_PKG_VERSION")

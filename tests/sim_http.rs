@@ -910,3 +910,59 @@ async fn state_file_survives_a_restart() {
     );
     assert!(stored.get("password").is_none());
 }
+
+#[tokio::test]
+async fn what_happens_outside_the_api_shows_in_it_and_is_not_a_call() {
+    let sim = start(config()).await;
+    let api = Api::login(&sim, ADMIN).await;
+    api.create_customer("c1").await;
+    let user = api.create_user("c1", "jane@x.io").await;
+    assert_eq!(user["emailVerified"], false);
+    sim.sim.reset_calls();
+    let control = Api::anonymous(&sim);
+    let path = format!(
+        "/_sim/projects/{P}/customers/c1/users/{}",
+        user["id"].as_str().unwrap()
+    );
+    // The person accepts the invitation; eight days pass.
+    let (status, body) = control
+        .patch(
+            &path,
+            json!({"emailVerified": true, "createdAt": "2020-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, users) = api.get(&format!("/projects/{P}/customers/c1/users")).await;
+    let listed = &users["users"][0];
+    assert_eq!(
+        (&listed["emailVerified"], &listed["createdAt"]),
+        (&json!(true), &json!("2020-01-01T00:00:00Z"))
+    );
+    assert_eq!(
+        listed["firstName"], user["firstName"],
+        "nothing else changes"
+    );
+    assert_eq!(
+        sim.sim.calls().len(),
+        1,
+        "only the list is an API call: {:?}",
+        sim.sim.calls()
+    );
+    assert_error(
+        &control.patch(&path, json!({"emailVerified": "yes"})).await,
+        StatusCode::BAD_REQUEST,
+        "expected a boolean",
+    );
+    assert_error(
+        &control.patch(&path, json!({"enabled": false})).await,
+        StatusCode::BAD_REQUEST,
+        "unknown field",
+    );
+    let missing =
+        format!("/_sim/projects/{P}/customers/c1/users/123e4567-e89b-12d3-a456-426614174000");
+    assert_error(
+        &control.patch(&missing, json!({})).await,
+        StatusCode::NOT_FOUND,
+        "user not found",
+    );
+}

@@ -120,9 +120,10 @@ impl AdminClient {
         self.delete(credentials, Endpoint::DeleteUser, &path).await
     }
 
-    /// While `credentials` are refused: how long until the next login may be tried.
-    pub async fn login_paused_for(&self, credentials: &Credentials) -> Option<std::time::Duration> {
-        self.inner.tokens.paused_for(credentials).await
+    /// While `credentials` are refused: when (wall clock, whole seconds) the next login may be
+    /// tried. The same instant for every pass of one pause.
+    pub async fn login_paused_until(&self, credentials: &Credentials) -> Option<jiff::Timestamp> {
+        self.inner.tokens.paused_until(credentials).await
     }
 
     /// Checks that the credentials can log in (a cached token counts).

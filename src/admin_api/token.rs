@@ -19,7 +19,7 @@ use super::error::ApiError;
 use super::redacted::Token;
 
 /// Used when the login response omits `expiresIn`.
-const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
+pub(super) const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
 /// The pause after a first refused login; it doubles with each further refusal, up to the cap.
 const LOGIN_PAUSE: Duration = Duration::from_secs(15);
 const LOGIN_PAUSE_CAP: Duration = Duration::from_secs(300);
@@ -58,7 +58,23 @@ struct Slot {
 struct Refusal {
     times: u32,
     retry_at: Instant,
+    /// `retry_at` on the wall clock, to the second: fixed once, so a status that names it does
+    /// not change from one pass to the next.
+    retry_at_wall: jiff::Timestamp,
     message: String,
+}
+
+impl Refusal {
+    /// The same words from the refusal to the end of its pause: a status that quotes them is
+    /// not rewritten at every pass meanwhile.
+    fn held_back(&self) -> ApiError {
+        ApiError::Unauthorized {
+            message: format!(
+                "{} (logins with this password are held back until {} after {} refusal(s); fix the credentials Secret)",
+                self.message, self.retry_at_wall, self.times
+            ),
+        }
+    }
 }
 
 impl TokenCache {
@@ -90,26 +106,22 @@ impl TokenCache {
         if let Some(refusal) = &slot.refused
             && Instant::now() < refusal.retry_at
         {
-            let wait = refusal.retry_at.saturating_duration_since(Instant::now());
-            return Err(ApiError::Unauthorized {
-                message: format!(
-                    "{} (logins with this password are paused for {} s after {} refusal(s); fix the credentials Secret)",
-                    refusal.message,
-                    wait.as_secs().max(1),
-                    refusal.times
-                ),
-            });
+            return Err(refusal.held_back());
         }
         let (token, lifetime) = match login().await {
             Ok(issued) => issued,
             Err(ApiError::Unauthorized { message }) => {
                 let times = slot.refused.as_ref().map_or(0, |r| r.times) + 1;
-                slot.refused = Some(Refusal {
+                let pause = login_pause(times);
+                let refusal = Refusal {
                     times,
-                    retry_at: Instant::now() + login_pause(times),
-                    message: message.clone(),
-                });
-                return Err(ApiError::Unauthorized { message });
+                    retry_at: Instant::now() + pause,
+                    retry_at_wall: wall_clock_after(pause),
+                    message,
+                };
+                let refused = refusal.held_back();
+                slot.refused = Some(refusal);
+                return Err(refused);
             }
             Err(other) => return Err(other),
         };
@@ -120,12 +132,15 @@ impl TokenCache {
         Ok(token)
     }
 
-    /// How long until a login with `credentials` may be tried again, while they are refused.
-    pub(crate) async fn paused_for(&self, credentials: &Credentials) -> Option<Duration> {
+    /// While `credentials` are refused: when (wall clock, whole seconds) the next login may be
+    /// tried.
+    pub(crate) async fn paused_until(&self, credentials: &Credentials) -> Option<jiff::Timestamp> {
         let slot = self.slot(credentials);
         let slot = slot.lock().await;
-        let refusal = slot.refused.as_ref()?;
-        Some(refusal.retry_at.saturating_duration_since(Instant::now()))
+        slot.refused
+            .as_ref()
+            .filter(|refusal| Instant::now() < refusal.retry_at)
+            .map(|refusal| refusal.retry_at_wall)
     }
 
     /// Forgets `rejected` after a 401, unless another caller already replaced it.
@@ -142,6 +157,19 @@ impl TokenCache {
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         slots.entry(credentials.fingerprint()).or_default().clone()
     }
+}
+
+/// The wall-clock time `wait` from now, rounded up to the second.
+fn wall_clock_after(wait: Duration) -> jiff::Timestamp {
+    let now = jiff::Timestamp::now();
+    let later = jiff::SignedDuration::try_from(wait)
+        .ok()
+        .and_then(|wait| now.checked_add(wait).ok())
+        .unwrap_or(now);
+    let ceiling = later
+        .as_second()
+        .saturating_add(i64::from(later.subsec_nanosecond() > 0));
+    jiff::Timestamp::from_second(ceiling).unwrap_or(later)
 }
 
 /// How long logins wait after the `times`-th refusal in a row: 15 s, 30 s, 60 s, ... up to 5 min.
@@ -229,6 +257,7 @@ mod tests {
             })
         };
         // Ten resources with the same wrong password, again and again for 14 s: one login.
+        let mut said = Vec::new();
         for _ in 0..14 {
             for _ in 0..10 {
                 let refused = cache
@@ -236,18 +265,34 @@ mod tests {
                     .await
                     .unwrap_err();
                 assert!(matches!(refused, ApiError::Unauthorized { .. }));
+                said.push(refused.to_string());
             }
             tokio::time::advance(Duration::from_secs(1)).await;
         }
         assert_eq!(attempts.load(Ordering::SeqCst), 1);
+        said.dedup();
+        assert_eq!(
+            said.len(),
+            1,
+            "the same words all through the pause: {said:?}"
+        );
+        // When the next login may be tried is one fixed instant, whenever it is asked.
+        let until = cache.paused_until(&credentials("wrong")).await;
+        assert!(
+            until.is_some_and(|t| t > jiff::Timestamp::now()),
+            "{until:?}"
+        );
+        assert_eq!(cache.paused_until(&credentials("wrong")).await, until);
+        assert_eq!(cache.paused_until(&credentials("other")).await, None);
         let paused = cache
             .get(&credentials("wrong"), || refuse(attempts.clone()))
             .await
             .unwrap_err();
+        let until = until.expect("paused");
         assert!(
             paused
                 .to_string()
-                .contains("paused for 1 s after 1 refusal"),
+                .contains(&format!("held back until {until} after 1 refusal")),
             "{paused}"
         );
         // After the pause: one more try, then a longer pause (30 s).
@@ -260,6 +305,11 @@ mod tests {
             .get(&credentials("wrong"), || refuse(attempts.clone()))
             .await;
         assert_eq!(attempts.load(Ordering::SeqCst), 2);
+        assert_ne!(
+            cache.paused_until(&credentials("wrong")).await,
+            Some(until),
+            "a further refusal sets a later instant"
+        );
         // A changed password is tried at once, and a success clears the pause.
         let issued = cache
             .get(&credentials("fixed"), || async {

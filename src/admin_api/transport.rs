@@ -68,10 +68,12 @@ impl AdminClient {
             other => other?,
         };
         let token: TokenResponse = decode(&reply.body)?;
-        Ok((
-            token.access_token,
-            token.expires_in.map(Duration::from_secs),
-        ))
+        let lifetime = token.expires_in.map(Duration::from_secs);
+        self.inner.metrics.token_issued(
+            &credentials.source(),
+            lifetime.unwrap_or(super::token::DEFAULT_LIFETIME),
+        );
+        Ok((token.access_token, lifetime))
     }
 
     /// One call with a bearer token; on 401 the token is refreshed once and the call retried once.

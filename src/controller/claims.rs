@@ -3,6 +3,12 @@
 //! does not; then the earliest created wins; then namespace and name. All three survive a
 //! restart, so every process reaches the same verdict. The process also keeps a registry of the
 //! claims it has granted, so two first passes that run at once cannot both create.
+//!
+//! Claims are for writers: a resource that only observes (`managementPolicy: Observe`, or the
+//! operator's `--dry-run`) writes nothing, so it claims nothing, blocks no one and is never in
+//! conflict; any number may observe one object. One that still records ownership from when it
+//! managed keeps its claim until it gives the record up: otherwise a manager could take the
+//! object meanwhile, and two recorded owners would be left when it manages again.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -17,9 +23,17 @@ pub struct Claim {
     pub created: Option<Time>,
     /// Its status records ownership (or the intent to create).
     pub owns: bool,
+    /// Its spec says `managementPolicy: Observe`.
+    pub observes: bool,
 }
 
 impl Claim {
+    /// Whether this is a claim at all: the resource may write (it is managed and the operator
+    /// is not in `--dry-run`), or it records ownership.
+    pub fn counts(&self, dry_run: bool) -> bool {
+        self.owns || !(self.observes || dry_run)
+    }
+
     fn order_key(&self) -> (bool, Option<&Time>, &str, &str) {
         (
             !self.owns,
@@ -55,17 +69,22 @@ pub fn earlier_claim<'a>(
         .min_by(|a, b| a.order_key().cmp(&b.order_key()))
 }
 
-/// Whether `mine` may act on `key`: no other claim in `others` (the other claimants Kubernetes
-/// shows) outranks it, and no other live holder has been granted it in this process. `Err`: the
-/// claim that keeps the key.
-pub fn check(registry: &Registry, key: &str, mine: &Claim, others: &[Claim]) -> Result<(), Claim> {
-    if let Some(earlier) = earlier_claim(mine, others) {
+/// Whether `mine` may act on `key`: no other claim in `others` (the other resources Kubernetes
+/// shows with this key; observers are passed over, see `Claim::counts`) outranks it, and no
+/// other live holder has been granted it in this process. `Err`: the claim that keeps the key.
+pub fn check(
+    registry: &Registry,
+    key: &str,
+    mine: &Claim,
+    others: &[Claim],
+    dry_run: bool,
+) -> Result<(), Claim> {
+    let claimants = || others.iter().filter(|o| o.counts(dry_run));
+    if let Some(earlier) = earlier_claim(mine, claimants()) {
         return Err(earlier.clone());
     }
     let alive = |namespace: &str, name: &str| {
-        others
-            .iter()
-            .any(|o| o.namespace == namespace && o.name == name)
+        claimants().any(|o| o.namespace == namespace && o.name == name)
     };
     registry
         .grant(key, mine, alive)
@@ -74,7 +93,18 @@ pub fn check(registry: &Registry, key: &str, mine: &Claim, others: &[Claim]) -> 
             name,
             created: None,
             owns: true,
+            observes: false,
         })
+}
+
+/// For `mine`, a resource that claims nothing (an observer): the claim that would keep the key
+/// from it were it managed, everything else as it is (the operator without `--dry-run`).
+pub fn would_be_held_by<'a>(mine: &Claim, others: &'a [Claim]) -> Option<&'a Claim> {
+    let managed = Claim {
+        observes: false,
+        ..mine.clone()
+    };
+    earlier_claim(&managed, others.iter().filter(|o| o.counts(false)))
 }
 
 /// The claims this process has granted: key -> `namespace/name` of the holder.
@@ -127,7 +157,88 @@ mod tests {
                 k8s_openapi::jiff::Timestamp::from_second(second).unwrap(),
             )),
             owns,
+            observes: false,
         }
+    }
+
+    fn observer(name: &str, second: i64, owns: bool) -> Claim {
+        Claim {
+            observes: true,
+            ..claim("t", name, second, owns)
+        }
+    }
+
+    #[test]
+    fn observers_claim_nothing_block_no_one_and_may_be_many() {
+        let registry = Registry::default();
+        let (first, second) = (observer("o1", 1, false), observer("o2", 2, false));
+        assert!(!first.counts(false) && !second.counts(false));
+        let manager = claim("t", "m", 30, false);
+        let everyone = [first.clone(), second.clone(), manager.clone()];
+        assert_eq!(
+            check(&registry, "k", &manager, &everyone, false),
+            Ok(()),
+            "two earlier observers do not keep a later manager from the object"
+        );
+        // What the first observer would meet if it were managed: nobody yet (it is older and the
+        // manager owns nothing); once the manager records ownership, the manager.
+        assert_eq!(would_be_held_by(&first, &everyone), None);
+        let owner = claim("t", "m", 30, true);
+        let now = [first.clone(), second.clone(), owner.clone()];
+        assert_eq!(would_be_held_by(&first, &now), Some(&owner));
+        assert_eq!(
+            would_be_held_by(&second, std::slice::from_ref(&first)),
+            None
+        );
+    }
+
+    #[test]
+    fn an_observer_that_still_records_ownership_keeps_its_claim() {
+        let registry = Registry::default();
+        let keeper = observer("was-manager", 1, true);
+        assert!(keeper.counts(false) && keeper.counts(true));
+        let manager = claim("t", "m", 30, false);
+        assert_eq!(
+            check(
+                &registry,
+                "k",
+                &manager,
+                std::slice::from_ref(&keeper),
+                false
+            ),
+            Err(keeper)
+        );
+    }
+
+    #[test]
+    fn under_dry_run_only_recorded_owners_claim_but_the_forecast_sees_every_manager() {
+        let registry = Registry::default();
+        let (older, newer) = (claim("t", "a", 1, false), claim("t", "b", 2, false));
+        assert!(!older.counts(true));
+        assert_eq!(
+            check(&registry, "k", &newer, std::slice::from_ref(&older), true),
+            Ok(()),
+            "under --dry-run nothing is written, so nothing is claimed"
+        );
+        assert_eq!(
+            would_be_held_by(&newer, std::slice::from_ref(&older)),
+            Some(&older),
+            "without --dry-run, the older one would keep it"
+        );
+    }
+
+    #[test]
+    fn a_grant_an_observer_got_while_it_managed_does_not_outlive_its_switch() {
+        let registry = Registry::default();
+        let was_manager = claim("t", "o", 1, false);
+        assert_eq!(check(&registry, "k", &was_manager, &[], false), Ok(()));
+        let now_observer = observer("o", 1, false);
+        let manager = claim("t", "m", 2, false);
+        assert_eq!(
+            check(&registry, "k", &manager, &[now_observer], false),
+            Ok(()),
+            "its grant is not a live claim any more"
+        );
     }
 
     #[test]
@@ -170,14 +281,14 @@ mod tests {
         let registry = Registry::default();
         let (a, b) = (claim("t", "a", 10, false), claim("t", "b", 20, false));
         // Neither has recorded anything yet, so neither sees the other in the cache.
-        assert_eq!(check(&registry, "k", &b, &[]), Ok(()));
-        let held = check(&registry, "k", &a, std::slice::from_ref(&b)).unwrap_err();
+        assert_eq!(check(&registry, "k", &b, &[], false), Ok(()));
+        let held = check(&registry, "k", &a, std::slice::from_ref(&b), false).unwrap_err();
         assert_eq!(
             held.name, "b",
             "b holds the grant until it lets go or is gone"
         );
         assert_eq!(
-            check(&registry, "k", &a, &[]),
+            check(&registry, "k", &a, &[], false),
             Ok(()),
             "once b is gone from Kubernetes, a may have it"
         );

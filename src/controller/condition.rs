@@ -1,8 +1,17 @@
-//! The `Ready` condition: a status, a reason from a fixed set, and the server's words.
+//! The `Ready` condition: a status, a reason from a fixed set, and the server's words; and how
+//! any condition of a status is built and kept.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 pub const READY: &str = "Ready";
+/// Whether the credentials a resource acts with log in (see `credential_health`).
+pub const CREDENTIALS_VALID: &str = "CredentialsValid";
+
+/// Whether the operator writes the condition `type_` (others belong to other field managers, and
+/// server-side apply keeps them).
+pub fn is_own_condition(type_: &str) -> bool {
+    type_ == READY || type_ == CREDENTIALS_VALID
+}
 
 /// Every reason `Ready` can carry. The set is closed so that dashboards, alerts and the Argo CD
 /// health check can rely on it.
@@ -71,7 +80,7 @@ pub enum Status {
 }
 
 impl Status {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::True => "True",
             Self::False => "False",
@@ -117,22 +126,63 @@ pub fn ready_condition(
     generation: Option<i64>,
     now: Time,
 ) -> Condition {
-    let status = readiness.status.as_str();
-    let last_transition_time = find_ready(previous)
+    let said = Said {
+        status: readiness.status,
+        reason: readiness.reason.as_str(),
+        message: &readiness.message,
+    };
+    condition_of(previous, READY, &said, generation, now)
+}
+
+/// What a condition says, before it is stamped with a generation and a transition time.
+#[derive(Clone, Copy, Debug)]
+pub struct Said<'a> {
+    pub status: Status,
+    pub reason: &'a str,
+    pub message: &'a str,
+}
+
+/// The condition `type_` saying `said`; `lastTransitionTime` moves only when its status does.
+pub fn condition_of(
+    previous: &[Condition],
+    type_: &str,
+    said: &Said<'_>,
+    generation: Option<i64>,
+    now: Time,
+) -> Condition {
+    let status = said.status.as_str();
+    let last_transition_time = find_condition(previous, type_)
         .filter(|old| old.status == status)
         .map_or(now, |old| old.last_transition_time.clone());
     Condition {
-        type_: READY.into(),
+        type_: type_.into(),
         status: status.into(),
-        reason: readiness.reason.as_str().into(),
-        message: readiness.message.clone(),
+        reason: said.reason.into(),
+        message: said.message.into(),
         observed_generation: generation,
         last_transition_time,
     }
 }
 
+pub fn find_condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+    conditions.iter().find(|c| c.type_ == type_)
+}
+
 pub fn find_ready(conditions: &[Condition]) -> Option<&Condition> {
-    conditions.iter().find(|c| c.type_ == READY)
+    find_condition(conditions, READY)
+}
+
+/// Puts `condition` in place of the one of its type, keeping the others and their order; `Ready`
+/// always comes first.
+pub fn set_condition(conditions: &mut Vec<Condition>, condition: Condition) {
+    if condition.type_ == READY {
+        conditions.retain(|c| c.type_ != READY);
+        conditions.insert(0, condition);
+    } else if let Some(slot) = conditions.iter_mut().find(|c| c.type_ == condition.type_) {
+        *slot = condition;
+    } else {
+        conditions.push(condition);
+    }
 }
 
 /// Whether a pass changed what `Ready` says (status or reason): that, and only that, is an Event.
@@ -187,5 +237,47 @@ mod tests {
         );
         assert!(!is_transition(std::slice::from_ref(&ready), &again));
         assert_eq!(again, ready, "a pass with nothing new writes nothing new");
+    }
+
+    #[test]
+    fn conditions_keep_their_places_and_ready_comes_first() {
+        let said = |status, reason| Said {
+            status,
+            reason,
+            message: "m",
+        };
+        let mut conditions = Vec::new();
+        let other = condition_of(
+            &[],
+            "CredentialsValid",
+            &said(Status::True, "A"),
+            None,
+            time(1),
+        );
+        set_condition(&mut conditions, other);
+        let ready = ready_condition(&[], &Readiness::ready("ok"), Some(1), time(1));
+        set_condition(&mut conditions, ready.clone());
+        let types = |c: &[Condition]| c.iter().map(|c| c.type_.clone()).collect::<Vec<_>>();
+        assert_eq!(types(&conditions), ["Ready", "CredentialsValid"]);
+        let refused = condition_of(
+            &conditions,
+            "CredentialsValid",
+            &said(Status::False, "B"),
+            None,
+            time(5),
+        );
+        assert_eq!(refused.last_transition_time, time(5), "a new status");
+        set_condition(&mut conditions, refused);
+        set_condition(&mut conditions, ready);
+        assert_eq!(types(&conditions), ["Ready", "CredentialsValid"]);
+        assert_eq!(conditions[1].reason, "B");
+        let same = condition_of(
+            &conditions,
+            "CredentialsValid",
+            &said(Status::False, "C"),
+            None,
+            time(9),
+        );
+        assert_eq!(same.last_transition_time, time(5), "the same status");
     }
 }

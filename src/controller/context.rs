@@ -83,32 +83,6 @@ impl Context {
         }
     }
 
-    /// Credential health in metrics: whether the account a pass used was refused (by the Admin API,
-    /// or by the login pause), and when the next login may be tried.
-    pub async fn record_credentials<T>(
-        &self,
-        namespace: &str,
-        account: &super::secret_reader::Account,
-        outcome: &Result<T, super::error::Error>,
-    ) {
-        let refused = outcome
-            .as_ref()
-            .err()
-            .is_some_and(|e| e.reason() == super::condition::Reason::CredentialsRejected);
-        let next = if refused {
-            self.admin.login_paused_for(&account.credentials).await
-        } else {
-            None
-        };
-        let secret = account.secret.as_ref().map_or_else(
-            || "default".to_string(),
-            |name| format!("{namespace}/{name}"),
-        );
-        self.metrics.credentials(&secret, refused, next);
-        self.metrics
-            .credentials_outcome(&secret, outcome.is_ok(), refused);
-    }
-
     pub fn mark_midway(&self, object: &str) {
         self.midway
             .lock()

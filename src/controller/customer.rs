@@ -8,11 +8,12 @@ use kube::ResourceExt;
 use kube::api::ListParams;
 use kube::runtime::controller::Action;
 
-use super::claim_check::{check_claim, claim_of};
+use super::claim_check::{claim_of, settle_claim};
 use super::claims::{self, Claim};
 use super::cleanup::{Parted, finish_cleanup};
 use super::condition::{Readiness, Reason};
 use super::context::Context;
+use super::credential_health::{FirstLook, note_first_look, record_credentials_valid};
 use super::error::{Conflict, Error, RemoteObject, Retry};
 use super::events::{Happened, publish};
 use super::finalizer::{follow_secret, hold_secret_of};
@@ -32,7 +33,11 @@ use crate::observe::CustomerMap;
 
 impl Reconciled for Customer {
     async fn sync(&self, ctx: &Context, status: &mut CustomerStatus) -> Result<Readiness, Error> {
-        sync(self, ctx, status).await
+        let mut look = None;
+        let outcome = sync(self, ctx, status, &mut look).await;
+        let generation = self.metadata.generation;
+        record_credentials_valid::<Self, _>(status, look.as_ref(), &outcome, generation);
+        outcome
     }
 
     async fn cleanup(&self, ctx: &Context) -> Result<Action, Error> {
@@ -40,10 +45,12 @@ impl Reconciled for Customer {
     }
 }
 
+/// `look`: what the first look at the Admin API told of the credentials, once it is made.
 async fn sync(
     customer: &Customer,
     ctx: &Context,
     status: &mut CustomerStatus,
+    look: &mut Option<FirstLook>,
 ) -> Result<Readiness, Error> {
     let key = customer.customer_id();
     let namespace = customer.namespace().unwrap_or_default();
@@ -60,11 +67,10 @@ async fn sync(
     let wanted = RemoteObject::Customer {
         customer_id: key.clone(),
     };
-    check_claim(ctx, customer, &claim, &others, status, wanted).await?;
+    let held_by = settle_claim(ctx, customer, &claim, &others, status, wanted).await?;
     let resync = pass::resync_request(customer, status.sync.last_resync.as_deref());
     let first_look = observe(ctx, &account.credentials, resync.as_ref().map(|r| r.1)).await;
-    ctx.record_credentials(&namespace, &account, &first_look)
-        .await;
+    *look = Some(note_first_look(ctx, &account, &first_look).await);
     let mut observed = first_look?;
     status.sync.last_resync = resync.map(|r| r.0).or(status.sync.last_resync.take());
     if !observed.contains_key(&key) {
@@ -72,7 +78,8 @@ async fn sync(
     }
     let remote = observed.get(&key).cloned();
     if observe_only::observing(customer.spec.management_policy, ctx.settings.dry_run) {
-        let standing = observe_only::Holding::of(&status.sync.owner, ctx.settings.adopt_existing);
+        let (owner, adopt) = (&status.sync.owner, ctx.settings.adopt_existing);
+        let standing = observe_only::Holding::of(owner, adopt, held_by.as_deref());
         let seen = observe_only::customer_drift(&customer.spec, &key, remote.as_ref(), standing);
         let readiness = observe_only::observed_readiness("customer", &seen);
         status.sync.drift = seen.drift;

@@ -1,7 +1,9 @@
 //! Invitation state. Decide (pure): whether a user this operator created has left its email
 //! unverified past the Console's invitation window, and when that window ends. Record: one
-//! Warning Event when it does (status keeps `invitationOverdue`, so the Event is not repeated).
-//! Adopted users are left out: when their invitation was sent is not known.
+//! Warning Event when it does (status keeps `invitationOverdue`, so the Event is not repeated,
+//! a restart included). The invitation goes out when the Admin API makes the user: its
+//! `createdAt`, else (a service that omits it) when the status recorded the create. Adopted users
+//! are left out: whether, and when, they were invited again is not known.
 
 use std::time::Duration;
 
@@ -10,6 +12,7 @@ use jiff::Timestamp;
 use super::condition::Readiness;
 use super::context::Context;
 use super::events::{Happened, publish};
+use crate::admin_api::User;
 use crate::crd::{CustomerUser, CustomerUserStatus, Ownership};
 
 /// The Console's invitation window.
@@ -22,9 +25,11 @@ pub struct Invitation {
     pub ends_in: Option<Duration>,
 }
 
-/// `owned_since`: when the status recorded the create (the invitation went out then).
+/// `created_at`: when the Admin API made the user (the invitation went out then), if it says;
+/// `owned_since`: when the status recorded the create, the fallback.
 pub fn invitation_at(
     ownership: Option<Ownership>,
+    created_at: Option<&str>,
     owned_since: Option<&str>,
     verified: bool,
     now: Timestamp,
@@ -33,7 +38,8 @@ pub fn invitation_at(
         overdue: false,
         ends_in: None,
     };
-    let sent = owned_since.and_then(|s| s.parse::<Timestamp>().ok());
+    let parse = |at: Option<&str>| at.and_then(|s| s.parse::<Timestamp>().ok());
+    let sent = parse(created_at).or_else(|| parse(owned_since));
     let (Some(Ownership::Created), Some(sent), false) = (ownership, sent, verified) else {
         return quiet;
     };
@@ -50,18 +56,23 @@ pub fn invitation_at(
     }
 }
 
-/// Records the invitation state in `status` (one Warning Event when it becomes overdue) and
-/// returns `readiness` waking at the end of the window.
+/// Records the invitation state of `remote` in `status` (one Warning Event when it becomes
+/// overdue) and returns `readiness` waking at the end of the window.
 pub async fn record_invitation(
     ctx: &Context,
     user: &CustomerUser,
     status: &mut CustomerUserStatus,
-    verified: bool,
+    remote: &User,
     mut readiness: Readiness,
 ) -> Readiness {
     let owner = &status.sync.owner;
-    let now = Timestamp::now();
-    let invitation = invitation_at(owner.ownership, owner.owned_since.as_deref(), verified, now);
+    let invitation = invitation_at(
+        owner.ownership,
+        remote.created_at.as_deref(),
+        owner.owned_since.as_deref(),
+        remote.email_verified,
+        Timestamp::now(),
+    );
     if invitation.overdue && !status.invitation_overdue {
         let note = "the user has not verified their email within the 7-day invitation window";
         publish(ctx, user, Happened::InvitationExpired, note).await;
@@ -83,15 +94,23 @@ mod tests {
         let now: Timestamp = "2027-01-08T00:00:01Z".parse().unwrap();
         let sent = Some("2027-01-01T00:00:00Z");
         let created = Some(Ownership::Created);
-        assert!(invitation_at(created, sent, false, now).overdue);
-        assert!(!invitation_at(created, sent, true, now).overdue, "verified");
+        assert!(invitation_at(created, sent, None, false, now).overdue);
         assert!(
-            !invitation_at(Some(Ownership::Adopted), sent, false, now).overdue,
-            "adopted: when the invitation went out is unknown"
+            invitation_at(created, None, sent, false, now).overdue,
+            "no createdAt from the service: when the create was recorded"
         );
-        assert!(!invitation_at(None, sent, false, now).overdue);
+        assert!(
+            !invitation_at(created, sent, None, true, now).overdue,
+            "verified"
+        );
+        assert!(
+            !invitation_at(Some(Ownership::Adopted), sent, None, false, now).overdue,
+            "adopted: whether it was invited again is unknown"
+        );
+        assert!(!invitation_at(None, sent, None, false, now).overdue);
+        assert!(!invitation_at(created, None, None, false, now).overdue);
         let early: Timestamp = "2027-01-07T23:00:00Z".parse().unwrap();
-        let pending = invitation_at(created, sent, false, early);
+        let pending = invitation_at(created, sent, None, false, early);
         assert_eq!(
             pending,
             Invitation {
@@ -99,5 +118,9 @@ mod tests {
                 ends_in: Some(Duration::from_secs(3600))
             }
         );
+        // The service's word wins over the operator's record.
+        let recorded = Some("2027-01-07T00:00:00Z");
+        assert!(invitation_at(created, sent, recorded, false, now).overdue);
+        assert!(!invitation_at(created, None, recorded, false, now).overdue);
     }
 }

@@ -6,7 +6,9 @@ use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::crd::{Customer, CustomerStatus, CustomerUser, CustomerUserStatus, SyncStatus};
+use crate::crd::{
+    Customer, CustomerStatus, CustomerUser, CustomerUserStatus, ManagementPolicy, SyncStatus,
+};
 
 /// A kind this operator manages.
 pub trait Managed:
@@ -27,6 +29,8 @@ pub trait Managed:
     fn sync_status_mut(status: &mut Self::Status) -> &mut SyncStatus;
     /// The same-namespace credentials Secret named in the spec, if any.
     fn credentials_ref(&self) -> Option<&str>;
+    /// `spec.managementPolicy`.
+    fn management_policy(&self) -> ManagementPolicy;
 
     /// Whether this resource names, or acts with, the credentials Secret `name` of its namespace.
     fn uses_secret(&self, name: &str) -> bool {
@@ -63,6 +67,10 @@ macro_rules! managed_kind {
                     .credentials_secret_ref
                     .as_ref()
                     .map(|r| r.name.as_str())
+            }
+
+            fn management_policy(&self) -> ManagementPolicy {
+                self.spec.management_policy
             }
         }
     };

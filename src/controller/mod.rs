@@ -8,6 +8,7 @@ mod claims; // decide: who may act on a remote key
 mod cleanup; // act + record for a deleted resource
 mod condition; // record: the Ready condition and its reasons
 mod context; // shared: clients, caches, settings
+mod credential_health; // observe + decide + record: CredentialsValid and per-Secret metrics
 mod customer; // the Customer pass
 mod error; // why a pass stopped short
 mod events; // record: Events

@@ -1,7 +1,7 @@
 //! Decide and record (pure) for a resource under `managementPolicy: Observe` (or the operator's
 //! `--dry-run`): the drift between spec and remote object, field by field, and the calls `Manage`
-//! would make. Nothing here writes: an observer records no ownership (it must not claim what it
-//! only reads), and its deletion never deletes the remote object.
+//! would make. Nothing here writes: an observer records no ownership and claims nothing (it only
+//! reads, see `claims`), and its deletion never deletes the remote object.
 
 use super::condition::{Readiness, Reason, Status};
 use super::plan::{DesiredPassword, customer_patch, user_patch};
@@ -60,18 +60,22 @@ pub struct Observation {
 }
 
 /// Whether the resource's status records it as the owner of the remote object (then Manage
-/// would not adopt it again).
+/// would not adopt it again), and who would keep it from the object were it managed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Holding {
+pub struct Holding<'a> {
     pub owned: bool,
     pub adopt_existing: bool,
+    /// The resource that manages the object (as this one's reader may see it named): Manage
+    /// would be `Conflict`.
+    pub held_by: Option<&'a str>,
 }
 
-impl Holding {
-    pub fn of(owner: &OwnershipStatus, adopt_existing: bool) -> Self {
+impl<'a> Holding<'a> {
+    pub fn of(owner: &OwnershipStatus, adopt_existing: bool, held_by: Option<&'a str>) -> Self {
         Self {
             owned: owner.ownership.is_some(),
             adopt_existing,
+            held_by,
         }
     }
 }
@@ -88,8 +92,20 @@ where
     }
 }
 
+/// Manage would meet a `Conflict`: the call it would make (none), said in `calls`.
+fn held_elsewhere(holding: Holding<'_>, calls: &mut Vec<String>) -> bool {
+    let Some(holder) = holding.held_by else {
+        return false;
+    };
+    calls.push(format!("none: {holder} manages it (Conflict)"));
+    true
+}
+
 /// The calls before any field update: nothing (owned), an adoption, or a refusal.
-fn take_over(holding: Holding, calls: &mut Vec<String>) -> bool {
+fn take_over(holding: Holding<'_>, calls: &mut Vec<String>) -> bool {
+    if held_elsewhere(holding, calls) {
+        return false;
+    }
     match (holding.owned, holding.adopt_existing) {
         (true, _) => true,
         (false, true) => {
@@ -110,11 +126,15 @@ pub fn customer_drift(
     spec: &CustomerSpec,
     key: &str,
     remote: Option<&RemoteCustomer>,
-    holding: Holding,
+    holding: Holding<'_>,
 ) -> Observation {
     let Some(remote) = remote else {
+        let mut calls = Vec::new();
+        if !held_elsewhere(holding, &mut calls) {
+            calls.push(format!("POST customers (create customer {key:?})"));
+        }
         return Observation {
-            calls: vec![format!("POST customers (create customer {key:?})")],
+            calls,
             ..Observation::default()
         };
     };
@@ -171,14 +191,17 @@ pub fn user_drift(
     customer_id: &str,
     remote: Option<&RemoteUser>,
     password: Option<&DesiredPassword>,
-    holding: Holding,
+    holding: Holding<'_>,
 ) -> Observation {
     let Some(remote) = remote else {
-        let mut calls = vec![format!(
-            "POST customers/{customer_id}/users (create the user)"
-        )];
-        if !spec.enabled {
-            calls.push("PATCH the new user (enabled)".into());
+        let mut calls = Vec::new();
+        if !held_elsewhere(holding, &mut calls) {
+            calls.push(format!(
+                "POST customers/{customer_id}/users (create the user)"
+            ));
+            if !spec.enabled {
+                calls.push("PATCH the new user (enabled)".into());
+            }
         }
         return Observation {
             calls,

@@ -28,13 +28,20 @@ fn remote_customer() -> RemoteCustomer {
     }
 }
 
-const ADOPTABLE: Holding = Holding {
+const ADOPTABLE: Holding<'static> = Holding {
     owned: false,
     adopt_existing: true,
+    held_by: None,
 };
-const OWNED: Holding = Holding {
+const OWNED: Holding<'static> = Holding {
     owned: true,
     adopt_existing: true,
+    held_by: None,
+};
+const MANAGED_ELSEWHERE: Holding<'static> = Holding {
+    owned: false,
+    adopt_existing: true,
+    held_by: Some("Customer owner"),
 };
 
 #[test]
@@ -132,8 +139,8 @@ fn a_missing_customer_would_be_created_and_a_fixed_field_cannot_be_changed() {
 #[test]
 fn with_adoption_off_the_only_call_is_none() {
     let off = Holding {
-        owned: false,
         adopt_existing: false,
+        ..ADOPTABLE
     };
     let remote = RemoteCustomer {
         display_name: "Renamed".into(),
@@ -245,4 +252,38 @@ fn a_missing_disabled_user_would_be_created_then_disabled() {
     let seen = user_drift(&spec, "c", None, None, ADOPTABLE);
     assert_eq!(seen.calls.len(), 2);
     assert_eq!(observed_readiness("user", &seen).status, Status::False);
+}
+
+#[test]
+fn an_object_another_resource_manages_is_reported_and_manage_would_conflict() {
+    let remote = RemoteCustomer {
+        display_name: "Owner's name".into(),
+        ..remote_customer()
+    };
+    let seen = customer_drift(
+        &customer_spec(),
+        "contoso",
+        Some(&remote),
+        MANAGED_ELSEWHERE,
+    );
+    assert_eq!(
+        seen.drift,
+        vec![drift("displayName", "Contoso", "Owner's name")],
+        "the drift is still reported"
+    );
+    assert_eq!(
+        seen.calls,
+        vec!["none: Customer owner manages it (Conflict)".to_string()],
+        "no adoption, no PATCH"
+    );
+    let ready = observed_readiness("customer", &seen);
+    assert_eq!(
+        (ready.status, ready.reason),
+        (Status::True, Reason::Observed)
+    );
+    // Gone from the Admin API: its manager, not a Manage of this one, would make it again.
+    let missing = customer_drift(&customer_spec(), "contoso", None, MANAGED_ELSEWHERE);
+    assert_eq!(missing.calls, seen.calls);
+    let user = user_drift(&user_spec(), "c", None, None, MANAGED_ELSEWHERE);
+    assert_eq!(user.calls, seen.calls);
 }

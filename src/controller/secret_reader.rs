@@ -30,6 +30,8 @@ pub struct Account {
     pub credentials: Credentials,
     /// The Secret of the resource's own namespace it was read from; `None`: the operator default.
     pub secret: Option<String>,
+    /// The Secret it was read from, the operator default included.
+    pub from: SecretKey,
     /// That Secret already carries the credentials-in-use finalizer (as read with the
     /// credentials): holding it again costs no call.
     pub held: bool,
@@ -43,6 +45,11 @@ impl Account {
             owned_since: Some(jiff::Timestamp::now().to_string()),
             credentials_secret: self.secret.clone(),
         }
+    }
+
+    /// `namespace/name` of the Secret it was read from: how metrics and conditions name it.
+    pub fn source(&self) -> String {
+        format!("{}/{}", self.from.0, self.from.1)
     }
 }
 
@@ -153,6 +160,7 @@ impl SecretReader {
         Ok(Account {
             credentials,
             secret: reference.map(str::to_string),
+            from: secret,
             held,
         })
     }

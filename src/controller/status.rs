@@ -1,11 +1,14 @@
 //! Record: a resource's status, by server-side apply of `status` only, and only when it changed.
-//! A change of what `Ready` says is also an Event.
+//! A change of what `Ready` says is also an Event. Other conditions are the pass's to set in the
+//! status it hands over.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use kube::api::{Patch, PatchParams};
 
-use super::condition::{Readiness, is_transition, ready_condition};
+use super::condition::{
+    Readiness, is_own_condition, is_transition, ready_condition, set_condition,
+};
 use super::context::{Context, FIELD_MANAGER};
 use super::error::Error;
 use super::events::publish_transition;
@@ -52,7 +55,9 @@ async fn write<K: Managed>(
     let condition = ready_condition(previous, readiness, object.meta().generation, now);
     let transition = is_transition(previous, &condition);
     let sync = K::sync_status_mut(&mut status);
-    sync.conditions = vec![condition];
+    // The pass set its other conditions (`CredentialsValid`) in `status`; `Ready` goes first.
+    sync.conditions.retain(|c| is_own_condition(&c.type_));
+    set_condition(&mut sync.conditions, condition);
     sync.observed_generation = object.meta().generation;
     if !always && object.current_status() == Some(&status) {
         ctx.metrics

@@ -9,10 +9,11 @@ use kube::ResourceExt;
 use kube::runtime::controller::Action;
 
 use super::access;
-use super::claim_check::check_claim;
+use super::claim_check::settle_claim;
 use super::cleanup::{Parted, finish_cleanup};
 use super::condition::{Readiness, Reason};
 use super::context::Context;
+use super::credential_health::{FirstLook, note_first_look, record_credentials_valid};
 use super::error::{Conflict, CustomerWait, Error, PasswordGap, RemoteObject};
 use super::events::{Happened, publish};
 use super::finalizer::{follow_secret, hold_secret_of};
@@ -37,7 +38,11 @@ impl Reconciled for CustomerUser {
         ctx: &Context,
         status: &mut CustomerUserStatus,
     ) -> Result<Readiness, Error> {
-        sync(self, ctx, status).await
+        let mut look = None;
+        let outcome = sync(self, ctx, status, &mut look).await;
+        let generation = self.metadata.generation;
+        record_credentials_valid::<Self, _>(status, look.as_ref(), &outcome, generation);
+        outcome
     }
 
     async fn cleanup(&self, ctx: &Context) -> Result<Action, Error> {
@@ -45,10 +50,12 @@ impl Reconciled for CustomerUser {
     }
 }
 
+/// `look`: what the first look at the Admin API told of the credentials, once it is made.
 async fn sync(
     user: &CustomerUser,
     ctx: &Context,
     status: &mut CustomerUserStatus,
+    look: &mut Option<FirstLook>,
 ) -> Result<Readiness, Error> {
     // Observe: access, the customer and account, the claim, the password, then the remote user.
     let access = access::access_of(user)?;
@@ -65,13 +72,11 @@ async fn sync(
     let wanted = RemoteObject::User {
         customer_id: target.customer_id.clone(),
     };
-    check_claim(ctx, user, &claim, &others, status, wanted).await?;
+    let held_by = settle_claim(ctx, user, &claim, &others, status, wanted).await?;
     let mut password = desired_password(ctx, user, status).await?;
     let resync = pass::resync_request(user, status.sync.last_resync.as_deref());
     let first_look = observe(ctx, &target, resync.as_ref().map(|r| r.1)).await;
-    let namespace = user.namespace().unwrap_or_default();
-    ctx.record_credentials(&namespace, &target.account, &first_look)
-        .await;
+    *look = Some(note_first_look(ctx, &target.account, &first_look).await);
     let mut observed = first_look?;
     status.sync.last_resync = resync.map(|r| r.0).or(status.sync.last_resync.take());
     let email = email_key(&user.spec.email);
@@ -80,7 +85,8 @@ async fn sync(
     }
     let remote = observed.get(&email).cloned();
     if observe_only::observing(user.spec.management_policy, ctx.settings.dry_run) {
-        let standing = observe_only::Holding::of(&status.sync.owner, ctx.settings.adopt_existing);
+        let (owner, adopt) = (&status.sync.owner, ctx.settings.adopt_existing);
+        let standing = observe_only::Holding::of(owner, adopt, held_by.as_deref());
         let id = &target.customer_id;
         let seen =
             observe_only::user_drift(&spec, id, remote.as_ref(), password.as_ref(), standing);
@@ -152,7 +158,7 @@ async fn sync(
         "user is in sync in customer {:?}",
         target.customer_id
     )));
-    Ok(invitation::record_invitation(ctx, user, status, remote.email_verified, in_sync).await)
+    Ok(invitation::record_invitation(ctx, user, status, &remote, in_sync).await)
 }
 
 fn identify(user: &User) -> Found<'_> {

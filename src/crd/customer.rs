@@ -77,7 +77,8 @@ pub struct CustomerSpec {
     pub deletion_policy: DeletionPolicy,
 
     /// `Manage` (the default) or `Observe`: only read the remote customer and report its drift
-    /// from this spec; no write, and deleting this resource never deletes it.
+    /// from this spec; no write, no claim on it (a Customer that manages it is never kept from
+    /// it), and deleting this resource never deletes it.
     #[serde(default)]
     pub management_policy: super::ManagementPolicy,
 }

@@ -95,7 +95,8 @@ pub struct CustomerUserSpec {
     pub deletion_policy: DeletionPolicy,
 
     /// `Manage` (the default) or `Observe`: only read the remote user and report its drift from
-    /// this spec; no write, and deleting this resource never deletes it.
+    /// this spec; no write, no claim on it (a CustomerUser that manages it is never kept from
+    /// it), and deleting this resource never deletes it.
     #[serde(default)]
     pub management_policy: super::ManagementPolicy,
 }

@@ -10,8 +10,9 @@ pub enum ManagementPolicy {
     #[default]
     Manage,
     /// Only read: report in status.drift how the remote object differs from the spec, and in
-    /// the Ready message the calls Manage would make. Records no ownership; deleting the
-    /// resource never deletes the remote object.
+    /// the Ready message the calls Manage would make. Records no ownership and claims nothing:
+    /// it never keeps a resource that manages the object from it, and any number may observe one
+    /// object. Deleting the resource never deletes the remote object.
     Observe,
 }
 

@@ -26,7 +26,7 @@ pub struct OwnershipStatus {
 }
 
 /// What both kinds' statuses record alike: the generation described, ownership, the last resync
-/// request acted on, and the `Ready` condition.
+/// request acted on, and the `Ready` and `CredentialsValid` conditions.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncStatus {
@@ -43,7 +43,13 @@ pub struct SyncStatus {
     /// The value of the `admin.corti.app/resync` annotation last acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_resync: Option<String>,
-    /// `Ready` says whether the remote object matches the spec, and if not, why.
+    /// `Ready` says whether the remote object matches the spec, and if not, why (the summary).
+    /// `CredentialsValid` says whether the credentials Secret the resource acts with logs in:
+    /// `True` (`LoginSucceeded`) once a pass reached the Admin API with it; `False` when it is
+    /// missing, out of scope, lacks a key, or is refused (`NoCredentials`, `OutOfScope`,
+    /// `SecretNotFound`, `KeyMissing`, `LoginRefused` with when the next login is tried,
+    /// `ProjectNotFound`, `Forbidden`); `Unknown` (`NotChecked`) when the pass stopped before
+    /// logging in. Its message names the Secret, never the account.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "super::conditions_schema")]
     pub conditions: Vec<Condition>,

@@ -1,22 +1,26 @@
 //! Simulator: the control endpoint under `/_sim`.
 //!
-//! Counters, faults, tokens and a state dump for tests and benchmarks. It has no authentication:
-//! the simulator is meant for loopback use only. Calls to it are not counted and suffer no faults.
+//! Counters, faults, tokens, a state dump, and what happens to users outside the Admin API (an
+//! invitation accepted, time passed), for tests and benchmarks. It has no authentication: the
+//! simulator is meant for loopback use only. Calls to it are not counted and suffer no faults.
 
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::faults::{Faults, FaultsError};
 use super::handlers::error_response;
+use super::persist::PersistError;
 use super::simulator::Simulator;
+use super::state::StateError;
+use super::wire::{SimUser, UserFacts};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -25,11 +29,25 @@ pub enum ControlError {
     Body(String),
     #[error(transparent)]
     Faults(#[from] FaultsError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("the simulator could not save its state")]
+    Persist(#[from] PersistError),
 }
 
 impl IntoResponse for ControlError {
     fn into_response(self) -> Response {
-        error_response(StatusCode::BAD_REQUEST, &self.to_string())
+        let status = match &self {
+            Self::Body(_) | Self::Faults(_) => StatusCode::BAD_REQUEST,
+            Self::State(
+                StateError::ProjectNotFound
+                | StateError::CustomerNotFound
+                | StateError::UserNotFound,
+            ) => StatusCode::NOT_FOUND,
+            Self::State(_) => StatusCode::CONFLICT,
+            Self::Persist(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        error_response(status, &self.to_string())
     }
 }
 
@@ -49,7 +67,11 @@ pub fn routes() -> Router<Simulator> {
         .route("/_sim/tokens/expire", post(expire_tokens))
         .route("/_sim/token-ttl", get(token_ttl).put(set_token_ttl))
         .route("/_sim/state", get(state))
+        .route(USER_FACTS, patch(set_user_facts))
 }
+
+/// Where a user's facts beyond the API are set: the user's own path, under `/_sim`.
+const USER_FACTS: &str = "/_sim/projects/{projectId}/customers/{customerId}/users/{userId}";
 
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ControlError> {
     serde_json::from_slice(body).map_err(|e| ControlError::Body(e.to_string()))
@@ -105,6 +127,16 @@ async fn set_token_ttl(
     let ttl: TokenTtl = parse(&body)?;
     sim.set_token_ttl(Duration::from_secs(ttl.seconds));
     Ok(Json(ttl))
+}
+
+/// Answers with the user as the Admin API now shows it.
+async fn set_user_facts(
+    State(sim): State<Simulator>,
+    Path((project, customer, user)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Result<Json<SimUser>, ControlError> {
+    let facts: UserFacts = parse(&body)?;
+    Ok(Json(sim.set_user_facts(&project, &customer, &user, facts)?))
 }
 
 async fn state(State(sim): State<Simulator>) -> Response {

@@ -60,6 +60,10 @@ CONTROL ENDPOINT (no authentication: keep the simulator on loopback):
   GET|PUT /_sim/token-ttl     {\"seconds\": N}, for tokens issued from now on
   GET    /_sim/state          all projects, customers and users (passwordSet and
                               passwordFingerprint = first 16 hex of sha256(\"corti-admin-sim:\" + password))
+  PATCH  /_sim/projects/{projectId}/customers/{customerId}/users/{userId}
+                              what happens outside the API: {\"emailVerified\": true} (the person
+                              accepted the invitation), {\"createdAt\": \"2026-01-01T00:00:00Z\"} (set back
+                              to stand for time passed, e.g. past the 7-day invitation window)
 
 Endpoint names for faults are \"METHOD path-template\" as listed above.
 Logging: RUST_LOG (default info; debug logs one line per API call).";

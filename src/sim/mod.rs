@@ -62,5 +62,5 @@ pub use simulator::{RunningSim, SimError, Simulator};
 pub use state::StateError;
 pub use state_users::password_fingerprint;
 pub use wire::{
-    ProjectDump, SimCustomer, SimRegion, SimUser, StateDump, StoredCustomer, StoredUser,
+    ProjectDump, SimCustomer, SimRegion, SimUser, StateDump, StoredCustomer, StoredUser, UserFacts,
 };

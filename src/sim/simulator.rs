@@ -195,6 +195,21 @@ impl Simulator {
         lock(&self.shared.tokens).set_ttl(ttl);
     }
 
+    /// What happens to a user outside the Admin API: an invitation accepted, time passed.
+    pub fn set_user_facts(
+        &self,
+        project_id: &str,
+        customer_id: &str,
+        user_id: &str,
+        facts: super::wire::UserFacts,
+    ) -> Result<super::wire::SimUser, control::ControlError> {
+        self.write(|store| {
+            store
+                .set_user_facts(project_id, customer_id, user_id, facts)
+                .map_err(control::ControlError::from)
+        })
+    }
+
     /// All projects, customers and users (no passwords).
     pub fn snapshot(&self) -> StateDump {
         lock(&self.shared.store).dump()

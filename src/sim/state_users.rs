@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::config::PaginationStyle;
 use super::pagination::{PageRequest, Pagination, paginate};
 use super::state::{StateError, Store};
-use super::wire::{SimNewUser, SimUser, SimUserPatch, StoredUser};
+use super::wire::{SimNewUser, SimUser, SimUserPatch, StoredUser, UserFacts};
 
 /// The first 16 hex digits of SHA-256 over `"corti-admin-sim:"` followed by the password: enough
 /// for a test to tell which password was applied, useless for reading one back.
@@ -103,6 +103,30 @@ impl Store {
         Ok(stored.user.clone())
     }
 
+    /// What happens outside the API (see [`UserFacts`]); the API shows it from then on.
+    pub fn set_user_facts(
+        &mut self,
+        project_id: &str,
+        customer_id: &str,
+        user_id: &str,
+        facts: UserFacts,
+    ) -> Result<SimUser, StateError> {
+        let customer = self.customer_mut(project_id, customer_id)?;
+        let id = Uuid::parse_str(user_id).map_err(|_| StateError::UserNotFound)?;
+        let stored = customer
+            .users
+            .iter_mut()
+            .find(|u| u.user.id == id)
+            .ok_or(StateError::UserNotFound)?;
+        if let Some(verified) = facts.email_verified {
+            stored.user.email_verified = verified;
+        }
+        if let Some(created_at) = facts.created_at {
+            stored.user.created_at = created_at;
+        }
+        Ok(stored.user.clone())
+    }
+
     pub fn delete_user(
         &mut self,
         project_id: &str,
@@ -186,5 +210,46 @@ mod tests {
         assert_eq!(s.delete_user(P, "c", &id), Err(StateError::UserNotFound));
         s.delete_customer(P, "c").unwrap();
         assert_eq!(s.delete_customer(P, "c"), Err(StateError::CustomerNotFound));
+    }
+
+    #[test]
+    fn what_happens_outside_the_api_shows_in_it_and_touches_nothing_else() {
+        let mut s = store();
+        s.create_customer(P, new_customer("c"), now()).unwrap();
+        let made = s
+            .create_user(P, "c", new_user("j@x.io"), Uuid::new_v4(), now())
+            .unwrap();
+        let id = made.id.to_string();
+        let week_ago: Timestamp = "2020-01-01T00:00:00Z".parse().unwrap();
+        let facts = UserFacts {
+            email_verified: Some(true),
+            created_at: Some(week_ago),
+        };
+        let changed = s.set_user_facts(P, "c", &id, facts).unwrap();
+        assert!(changed.email_verified);
+        assert_eq!(changed.created_at, week_ago);
+        assert_eq!(
+            SimUser {
+                email_verified: made.email_verified,
+                created_at: made.created_at,
+                ..changed.clone()
+            },
+            made,
+            "nothing else changed"
+        );
+        let unverified = UserFacts {
+            email_verified: Some(false),
+            created_at: None,
+        };
+        let again = s.set_user_facts(P, "c", &id, unverified).unwrap();
+        assert_eq!((again.email_verified, again.created_at), (false, week_ago));
+        assert_eq!(
+            s.set_user_facts(P, "c", "not-a-uuid", UserFacts::default()),
+            Err(StateError::UserNotFound)
+        );
+        assert_eq!(
+            s.set_user_facts(P, "zz", &id, UserFacts::default()),
+            Err(StateError::CustomerNotFound)
+        );
     }
 }

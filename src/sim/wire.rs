@@ -42,6 +42,20 @@ pub struct SimUser {
     pub created_at: Timestamp,
 }
 
+/// What happens to a user outside the Admin API, for tests: the person completes the invitation,
+/// or time passes. The body of `PATCH /_sim/projects/{projectId}/customers/{customerId}/users/{userId}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserFacts {
+    /// The person verified their email (accepted the Console's invitation), or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+    /// When the user was made: set back to stand for time passed (e.g. past the 7-day
+    /// invitation window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Timestamp>,
+}
+
 /// A user as the simulator keeps it: what the API shows, plus whether a password was set and a
 /// fingerprint of it (see [`password_fingerprint`]); the password itself is never kept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,7 +7,13 @@ use corti_operator::sim::{Role, SimConfig};
 use kube::api::ListParams;
 use serde_json::json;
 
-use crate::harness::{ADMIN_EMAIL, ADMIN_PASSWORD, Env, ready_is};
+use crate::harness::{ADMIN_EMAIL, ADMIN_PASSWORD, Env, condition_of, ready_is};
+
+/// `CredentialsValid` of the Customer `name`: status, reason, message.
+async fn credentials_valid(env: &Env, name: &str) -> (String, String, String) {
+    let customer = env.customers().get(name).await.expect("get");
+    condition_of(&customer, "CredentialsValid")
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the local control plane: make test-e2e"]
@@ -25,10 +31,31 @@ async fn missing_then_created_and_wrong_then_fixed_credentials() {
         crate::harness::ready_message(&waiting).contains("not-yet"),
         "the message names the Secret"
     );
+    let ns = env.namespace().to_string();
+    let (status, reason, message) = condition_of(&waiting, "CredentialsValid");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "SecretNotFound")
+    );
+    assert!(message.contains(&format!("{ns}/not-yet")), "{message}");
     env.put_credentials("not-yet", ADMIN_EMAIL, ADMIN_PASSWORD)
         .await;
-    env.wait_ready(&env.customers(), "late", "True", "Reconciled")
+    let late = env
+        .wait_ready(&env.customers(), "late", "True", "Reconciled")
         .await;
+    let (status, reason, _) = condition_of(&late, "CredentialsValid");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("True", "LoginSucceeded")
+    );
+    // Idle: several resyncs (every 3 s here) and not one status write.
+    let before = late.metadata.resource_version.clone();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let after = env.customers().get("late").await.expect("get");
+    assert_eq!(
+        after.metadata.resource_version, before,
+        "an idle resource is not rewritten"
+    );
 
     env.put_credentials("wrong", ADMIN_EMAIL, "not-the-password-at-all")
         .await;
@@ -44,10 +71,44 @@ async fn missing_then_created_and_wrong_then_fixed_credentials() {
         !crate::harness::ready_message(&rejected).contains("not-the-password"),
         "never a secret in status"
     );
+    // The refusal holds further logins back, and both conditions say until when, from the
+    // first write on.
+    let locked = rejected;
+    assert!(
+        crate::harness::ready_message(&locked).contains("held back until"),
+        "{:?}",
+        locked.status
+    );
+    let (status, reason, _) = condition_of(&locked, "CredentialsValid");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "LoginRefused")
+    );
+    let (_, _, message) = condition_of(&locked, "CredentialsValid");
+    assert!(message.contains(&format!("Secret {ns}/wrong")), "{message}");
+    let text = serde_json::to_string(&locked.status).expect("status");
+    assert!(
+        !text.contains(ADMIN_EMAIL) && !text.contains("not-the-password"),
+        "{text}"
+    );
+    // Re-read every 2 s here during the 15 s pause, and not rewritten: the status names a
+    // fixed instant, not a countdown.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let later = env.customers().get("locked").await.expect("get");
+    assert_eq!(
+        later.metadata.resource_version, locked.metadata.resource_version,
+        "{:?}",
+        later.status
+    );
     env.put_credentials("wrong", ADMIN_EMAIL, ADMIN_PASSWORD)
         .await;
     env.wait_ready(&env.customers(), "locked", "True", "Reconciled")
         .await;
+    let (status, reason, _) = credentials_valid(&env, "locked").await;
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("True", "LoginSucceeded")
+    );
     env.finish().await;
 }
 
@@ -75,8 +136,12 @@ async fn rotation_to_another_account_takes_effect_without_a_restart() {
         json!({ "spec": { "displayName": "C2" } }),
     )
     .await;
-    env.wait_ready(&env.customers(), "c", "False", "Forbidden")
+    let forbidden = env
+        .wait_ready(&env.customers(), "c", "False", "Forbidden")
         .await;
+    let (status, reason, message) = condition_of(&forbidden, "CredentialsValid");
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "Forbidden"));
+    assert!(!message.contains("member@"), "{message}");
 
     env.put_credentials(
         crate::harness::CREDENTIALS,
@@ -208,8 +273,8 @@ async fn a_wrong_password_costs_one_failed_login_and_serves_nothing() {
     assert!(env.remote_users("shared").is_empty(), "nothing was created");
     let message = crate::harness::ready_message(&env.users().get("u0").await.expect("u0"));
     assert!(
-        message.contains("paused"),
-        "the status says logins are paused: {message}"
+        message.contains("held back until"),
+        "the status says logins are held back: {message}"
     );
 
     // A fixed Secret takes effect within seconds, without waiting out the pause.

@@ -431,6 +431,21 @@ pub fn ready_is<K: Resource + serde::Serialize>(object: &K, status: &str, reason
         })
 }
 
+/// The condition `type_`: its status, reason and message (empty strings when there is none).
+pub fn condition_of<K: Resource + serde::Serialize>(
+    object: &K,
+    type_: &str,
+) -> (String, String, String) {
+    let value = serde_json::to_value(object).unwrap_or_default();
+    let found = value["status"]["conditions"]
+        .as_array()
+        .and_then(|conditions| conditions.iter().find(|c| c["type"] == type_))
+        .cloned()
+        .unwrap_or_default();
+    let text = |field: &str| found[field].as_str().unwrap_or_default().to_string();
+    (text("status"), text("reason"), text("message"))
+}
+
 /// The `Ready` condition's message.
 pub fn ready_message<K: Resource + serde::Serialize>(object: &K) -> String {
     let value = serde_json::to_value(object).unwrap_or_default();

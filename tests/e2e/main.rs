@@ -13,6 +13,7 @@ mod export;
 mod failover;
 mod faults;
 mod harness;
+mod invitation;
 mod lifecycle;
 mod metrics;
 mod observe;

@@ -1,6 +1,6 @@
 //! `/metrics` of a running operator: every family an operator of it relies on is there, with sane
-//! values, once a Customer and a CustomerUser are Ready and a third resource's credentials are
-//! refused; no label carries an email.
+//! values (the token's expiry among them), once a Customer and a CustomerUser are Ready and a
+//! third resource's credentials are refused; no label carries an email.
 
 use std::collections::BTreeMap;
 
@@ -182,6 +182,17 @@ async fn metrics_show_resources_calls_logins_and_the_build() {
         get("corti_operator_credentials_refused", &[("secret", &wrong)]),
         Some(1.0)
     );
+    // The token of the good Secret expires an hour on (the simulator's default lifetime); the
+    // refused one never got a token.
+    let expiry = "corti_operator_credentials_token_expiry_timestamp_seconds";
+    let good = get(expiry, &[("secret", &format!("{ns}/{CREDENTIALS}"))]).unwrap_or(0.0);
+    #[allow(clippy::cast_precision_loss)] // a Unix time in seconds fits an f64 exactly
+    let now = jiff::Timestamp::now().as_second() as f64;
+    assert!(
+        (now + 3000.0..=now + 3600.0).contains(&good),
+        "token expiry {good} at {now}: {text}"
+    );
+    assert_eq!(get(expiry, &[("secret", &wrong)]), None, "{text}");
     assert!(
         !text.contains(ADMIN_EMAIL) && !text.contains("metered.user"),
         "no email in metrics: {text}"

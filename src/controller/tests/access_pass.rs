@@ -154,12 +154,14 @@ async fn a_created_user_unverified_past_the_invitation_window_gets_one_warning()
     let mut world = World::new().await;
     ready_customer(&mut world).await;
     let done = created(&mut world, json!({})).await;
-    let mut status = serde_json::to_value(done.status.expect("status")).unwrap();
-    status["ownedSince"] = json!("2026-01-01T00:00:00Z");
-    let old = user(json!({}), status);
-    world.user(&old);
-    world.pass(&old).await;
-    assert!(world.admin_calls().is_empty(), "{:?}", world.admin_calls());
+    // Eight days pass for the Admin API (the status's own record of the create stays recent:
+    // the service's createdAt is what counts).
+    eight_days_pass(&world, &done, None);
+    world.pass(&done).await;
+    assert_eq!(
+        world.admin_calls(),
+        vec!["GET /projects/{projectId}/customers/{customerId}/users 200"]
+    );
     assert_eq!(world.kube.events(), vec!["InvitationExpired".to_string()]);
     let status = world.last_status();
     assert_eq!(status["invitationOverdue"], true);
@@ -170,4 +172,39 @@ async fn a_created_user_unverified_past_the_invitation_window_gets_one_warning()
     world.pass(&again).await;
     assert!(world.kube.events().is_empty(), "once, not every pass");
     assert!(world.kube.status_writes().is_empty());
+}
+
+/// The Admin API's `createdAt` of `user` set eight days back (and `verified`, if given); the
+/// operator's snapshot is dropped so its next pass sees it.
+fn eight_days_pass(world: &World, user: &crate::crd::CustomerUser, verified: Option<bool>) {
+    let id = user.status.as_ref().and_then(|s| s.user_id.clone());
+    let eight_days_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(8 * 24);
+    let facts = crate::sim::UserFacts {
+        created_at: Some(eight_days_ago),
+        email_verified: verified,
+    };
+    world
+        .sim
+        .sim
+        .set_user_facts(super::PROJECT, "contoso", &id.expect("id"), facts)
+        .expect("set back");
+    world
+        .ctx
+        .snapshots
+        .invalidate_users(super::PROJECT, "contoso");
+}
+
+#[tokio::test]
+async fn a_verified_user_past_the_invitation_window_gets_no_warning() {
+    let mut world = World::new().await;
+    ready_customer(&mut world).await;
+    let done = created(&mut world, json!({})).await;
+    eight_days_pass(&world, &done, Some(true));
+    world.pass(&done).await;
+    assert!(world.kube.events().is_empty(), "{:?}", world.kube.events());
+    let status = world.last_status();
+    assert_eq!(
+        (&status["emailVerified"], status.get("invitationOverdue")),
+        (&json!(true), None)
+    );
 }

@@ -4,8 +4,10 @@
 //! which calls a pass made on both sides.
 
 mod access_pass;
+mod credentials_pass;
 mod customer_pass;
 mod observe_pass;
+mod observer_claims_pass;
 mod user_pass;
 
 use std::collections::BTreeMap;
