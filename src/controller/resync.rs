@@ -6,6 +6,7 @@
 //! seconds) is served by one fresh list per customer, however long the operator takes to work
 //! through it, and no request is served by a list made long before it.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta};
@@ -24,38 +25,49 @@ pub fn requested(annotation: Option<&String>, last: Option<&str>) -> Option<Stri
         .cloned()
 }
 
-/// When the API server last recorded a write of the annotation.
+/// When the API server last recorded a write of the annotation: from the managedFields entry that
+/// owns it, or from the compact entry `trim_for_cache` leaves in its place.
 pub fn requested_at(managed_fields: &[ManagedFieldsEntry]) -> Option<Timestamp> {
     managed_fields
         .iter()
         .filter(|entry| {
-            entry.fields_v1.as_ref().is_some_and(|fields| {
-                fields.0["f:metadata"]["f:annotations"]
-                    .get(format!("f:{RESYNC_ANNOTATION}"))
-                    .is_some()
-            })
+            entry.fields_type.as_deref() == Some(TRIMMED_REQUEST)
+                || entry.fields_v1.as_ref().is_some_and(|fields| {
+                    fields.0["f:metadata"]["f:annotations"]
+                        .get(format!("f:{RESYNC_ANNOTATION}"))
+                        .is_some()
+                })
         })
         .filter_map(|entry| entry.time.as_ref().map(|time| time.0))
         .max()
 }
 
-/// Trims an object for the operator's caches: of the managed fields, only when the resync
-/// annotation was last written (what `requested_at` reads); no `last-applied-configuration`
-/// (a second copy of the spec). Most of a cached object's bytes are these two.
+/// The `fieldsType` of the one entry a cached object keeps: "the resync annotation was last
+/// written at `time`". The API server's `fieldsV1` tree would cost more than the rest of the
+/// object (three JSON maps); only its time is read.
+const TRIMMED_REQUEST: &str = "ResyncRequestTime";
+
+/// The annotations a pass reads (pause, resync) all carry this prefix.
+const OWN_ANNOTATIONS: &str = "admin.corti.app/";
+
+/// Trims an object for the operator's caches, keeping what a pass and its trigger read: of the
+/// managed fields, only when the resync annotation was last written (what `requested_at` reads);
+/// of the annotations, only the operator's own; no labels. The rest (`last-applied-configuration`,
+/// a second copy of the spec; Argo CD's and Helm's tracking) is most of a cached object's bytes,
+/// and a change of it is not worth a pass.
 pub fn trim_for_cache(meta: &mut ObjectMeta) {
     if let Some(annotations) = meta.annotations.as_mut() {
-        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+        annotations.retain(|key, _| key.starts_with(OWN_ANNOTATIONS));
     }
+    if meta.annotations.as_ref().is_some_and(BTreeMap::is_empty) {
+        meta.annotations = None;
+    }
+    meta.labels = None;
     let at = requested_at(meta.managed_fields.as_deref().unwrap_or_default());
     meta.managed_fields = at.map(|time| {
-        let mut owned = serde_json::json!({ "f:metadata": { "f:annotations": {} } });
-        owned["f:metadata"]["f:annotations"][format!("f:{RESYNC_ANNOTATION}")] =
-            serde_json::json!({});
         vec![ManagedFieldsEntry {
             time: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(time)),
-            fields_v1: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldsV1(
-                owned,
-            )),
+            fields_type: Some(TRIMMED_REQUEST.to_owned()),
             ..ManagedFieldsEntry::default()
         }]
     });
@@ -104,9 +116,14 @@ mod tests {
                         "{...}".to_string(),
                     ),
                     (RESYNC_ANNOTATION.to_string(), "r1".to_string()),
+                    (
+                        "argocd.argoproj.io/tracking-id".to_string(),
+                        "x".to_string(),
+                    ),
                 ]
                 .into(),
             ),
+            labels: Some([("app".to_string(), "a".to_string())].into()),
             ..ObjectMeta::default()
         };
         let before = requested_at(meta.managed_fields.as_deref().unwrap_or_default());
@@ -116,11 +133,36 @@ mod tests {
             requested_at(meta.managed_fields.as_deref().unwrap_or_default()),
             before
         );
+        assert!(
+            meta.managed_fields
+                .iter()
+                .flatten()
+                .all(|e| e.fields_v1.is_none()),
+            "no fields tree is kept"
+        );
         let annotations = meta.annotations.unwrap_or_default();
-        assert_eq!(annotations.len(), 1, "{annotations:?}");
-        let mut untouched = ObjectMeta::default();
-        trim_for_cache(&mut untouched);
-        assert_eq!(untouched.managed_fields, None);
+        assert_eq!(
+            annotations.keys().collect::<Vec<_>>(),
+            [RESYNC_ANNOTATION],
+            "only the operator's own annotations"
+        );
+        assert_eq!(meta.labels, None);
+        let mut trimmed_twice = ObjectMeta {
+            managed_fields: meta.managed_fields.clone(),
+            ..ObjectMeta::default()
+        };
+        trim_for_cache(&mut trimmed_twice);
+        assert_eq!(
+            trimmed_twice.managed_fields, meta.managed_fields,
+            "idempotent"
+        );
+        let mut foreign_only = ObjectMeta {
+            annotations: Some([("a".to_string(), "b".to_string())].into()),
+            ..ObjectMeta::default()
+        };
+        trim_for_cache(&mut foreign_only);
+        assert_eq!(foreign_only.annotations, None, "no empty map is kept");
+        assert_eq!(foreign_only.managed_fields, None);
     }
 
     #[test]

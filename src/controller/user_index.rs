@@ -14,19 +14,24 @@ use crate::observe::email_key;
 
 type UserRef = ObjectRef<CustomerUser>;
 
+/// An email is nearly always one user's, so its users are a short list, not a set (a set's
+/// smallest table holds four). A Customer's users are many: a set.
 #[derive(Debug, Default)]
 struct Maps {
-    by_email: HashMap<String, HashSet<UserRef>>,
+    by_email: HashMap<String, Vec<UserRef>>,
     by_customer: HashMap<ObjectRef<Customer>, HashSet<UserRef>>,
 }
 
 impl Maps {
     fn insert(&mut self, user: &CustomerUser) {
-        let reference = ObjectRef::from_obj(user);
-        self.by_email
+        let reference = user_ref(user);
+        let same_email = self
+            .by_email
             .entry(email_key(&user.spec.email))
-            .or_default()
-            .insert(reference.clone());
+            .or_default();
+        if !same_email.contains(&reference) {
+            same_email.push(reference.clone());
+        }
         if let Some(customer) = customer_of(user) {
             self.by_customer
                 .entry(customer)
@@ -36,24 +41,32 @@ impl Maps {
     }
 
     fn remove(&mut self, user: &CustomerUser) {
-        let reference = ObjectRef::from_obj(user);
-        remove_from(&mut self.by_email, &email_key(&user.spec.email), &reference);
-        if let Some(customer) = customer_of(user) {
-            remove_from(&mut self.by_customer, &customer, &reference);
+        let reference = user_ref(user);
+        let email = email_key(&user.spec.email);
+        if let Some(same_email) = self.by_email.get_mut(&email) {
+            same_email.retain(|other| other != &reference);
+            if same_email.is_empty() {
+                self.by_email.remove(&email);
+            }
+        }
+        if let Some(customer) = customer_of(user)
+            && let Some(users) = self.by_customer.get_mut(&customer)
+        {
+            users.remove(&reference);
+            if users.is_empty() {
+                self.by_customer.remove(&customer);
+            }
         }
     }
 }
 
-fn remove_from<K: std::hash::Hash + Eq>(
-    map: &mut HashMap<K, HashSet<UserRef>>,
-    key: &K,
-    reference: &UserRef,
-) {
-    if let Some(set) = map.get_mut(key) {
-        set.remove(reference);
-        if set.is_empty() {
-            map.remove(key);
-        }
+/// Name and namespace only: `ObjectRef::from_obj` also keeps the uid and resourceVersion, which
+/// equality ignores and nothing here reads.
+fn user_ref(user: &CustomerUser) -> UserRef {
+    let reference = ObjectRef::new(&user.name_any());
+    match user.namespace() {
+        Some(namespace) => reference.within(&namespace),
+        None => reference,
     }
 }
 
@@ -93,12 +106,16 @@ impl UserIndex {
 
     /// Users whose email is `email` under `email_key`, in any namespace.
     pub fn with_email(&self, email: &str) -> Vec<UserRef> {
-        self.read(|maps| maps.by_email.get(email).map(collect))
+        self.read(|maps| maps.by_email.get(email).cloned())
     }
 
     /// Users whose `customerRef` names `customer`.
     pub fn of_customer(&self, customer: &ObjectRef<Customer>) -> Vec<UserRef> {
-        self.read(|maps| maps.by_customer.get(customer).map(collect))
+        self.read(|maps| {
+            maps.by_customer
+                .get(customer)
+                .map(|users| users.iter().cloned().collect())
+        })
     }
 
     fn read(&self, find: impl FnOnce(&Maps) -> Option<Vec<UserRef>>) -> Vec<UserRef> {
@@ -112,10 +129,6 @@ impl UserIndex {
     fn relisting(&self) -> std::sync::RwLockWriteGuard<'_, Option<Maps>> {
         self.relist.write().unwrap_or_else(PoisonError::into_inner)
     }
-}
-
-fn collect(set: &HashSet<UserRef>) -> Vec<UserRef> {
-    set.iter().cloned().collect()
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ import json
 import math
 import os
 import shutil
+import shlex
 import signal
 import statistics
 import subprocess
@@ -143,9 +144,10 @@ class Bench:
     def start_operator(self, name, namespace, sim_url):
         port = free_port()
         child = self.spawn(name, [
-            self.args.operator_bin, "run", "--admin-api-url", sim_url, "--namespaces", namespace,
+            *shlex.split(self.args.operator_wrapper), self.args.operator_bin, "run", "--admin-api-url", sim_url, "--namespaces", namespace,
             "--concurrency", str(self.args.concurrency), "--admin-api-rate-limit", "0",
-            "--resync-period", "1h", "--health-addr", f"127.0.0.1:{port}"],
+            "--resync-period", "1h", "--health-addr", f"127.0.0.1:{port}",
+            *shlex.split(self.args.operator_args)],
             env={"KUBECONFIG": self.kubeconfig})
         # /readyz answers 200 once both caches hold their first list.
         wait_for("the operator's /readyz",
@@ -290,7 +292,8 @@ class Bench:
         peak = proc_mem_mib(operator.pid)["VmHWM"]
         reconciles = self.settle(port)
         assert self.check_ready(namespace, total), "not every resource is Ready"
-        rss = proc_mem_mib(operator.pid)["VmRSS"]
+        mem = proc_mem_mib(operator.pid)
+        rss = mem["VmRSS"]
         minimum = 1 + self.minimum_lists(users, customers) + total
         out = {
             f"users_{label}": users, f"customers_{label}": customers,
@@ -300,6 +303,9 @@ class Bench:
             f"converge_call_ratio_{label}": round(calls / minimum, 3),
             f"reconciles_per_resource_{label}": round(reconciles / total, 2),
             f"rss_{label}_mib": round(rss, 1), f"peak_rss_{label}_mib": round(peak, 1),
+            # RssFile: the binary's pages; RssAnon: the heap and stacks.
+            f"rss_anon_{label}_mib": round(mem.get("RssAnon", 0), 1),
+            f"rss_file_{label}_mib": round(mem.get("RssFile", 0), 1),
         }
         if measure_resync:
             out.update(self.forced_resync(namespace, label, sim_url, port, total,
@@ -410,6 +416,10 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep logs and state")
     parser.add_argument("--converge-only", action="store_true",
                         help="only the converge phase of --users (with --perf: to profile it)")
+    parser.add_argument("--operator-args", default="",
+                        help="more flags for each operator, e.g. '--worker-threads 2'")
+    parser.add_argument("--operator-wrapper", default="",
+                        help="a command the operator runs under, e.g. 'heaptrack -o DIR/heap'")
     parser.add_argument("--perf", metavar="DIR",
                         help="record each operator's stacks with `perf record` into DIR")
     parser.add_argument("--bin-dir", required=True, help="the release binaries")
