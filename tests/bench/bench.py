@@ -93,7 +93,7 @@ def proc_mem_mib(pid):
     mem = {}
     for line in open(f"/proc/{pid}/status"):
         key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
+        if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
             mem[key] = int(value.split()[0]) / 1024
     return mem
 
