@@ -114,8 +114,9 @@ class Bench:
 
     def spawn(self, name, argv, env=None):
         out = open(os.path.join(self.work, f"{name}.log"), "ab")
+        # A session of its own, so that stopping it also stops what a wrapper started.
         child = subprocess.Popen(argv, stdout=out, stderr=out, stdin=subprocess.DEVNULL,
-                                 env={**os.environ, **(env or {})})
+                                 env={**os.environ, **(env or {})}, start_new_session=True)
         self.children.append(child)
         return child
 
@@ -124,13 +125,17 @@ class Bench:
         if profiler:
             profiler.send_signal(signal.SIGINT)
             profiler.wait(60)
-        if child.poll() is None:
-            child.terminate()
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(child.pid, sig)  # the group outlives a wrapper that exited first
+            except ProcessLookupError:
+                break
             try:
                 child.wait(10)
+                break
             except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+                continue
+        child.wait()
 
     def start_sim(self, name, latency_ms):
         port = free_port()
