@@ -73,6 +73,21 @@ impl Store {
         Ok(user)
     }
 
+    fn user_mut(
+        &mut self,
+        project_id: &str,
+        customer_id: &str,
+        user_id: &str,
+    ) -> Result<&mut StoredUser, StateError> {
+        let customer = self.customer_mut(project_id, customer_id)?;
+        let id = Uuid::parse_str(user_id).map_err(|_| StateError::UserNotFound)?;
+        customer
+            .users
+            .iter_mut()
+            .find(|u| u.user.id == id)
+            .ok_or(StateError::UserNotFound)
+    }
+
     pub fn update_user(
         &mut self,
         project_id: &str,
@@ -80,13 +95,7 @@ impl Store {
         user_id: &str,
         patch: SimUserPatch,
     ) -> Result<SimUser, StateError> {
-        let customer = self.customer_mut(project_id, customer_id)?;
-        let id = Uuid::parse_str(user_id).map_err(|_| StateError::UserNotFound)?;
-        let stored = customer
-            .users
-            .iter_mut()
-            .find(|u| u.user.id == id)
-            .ok_or(StateError::UserNotFound)?;
+        let stored = self.user_mut(project_id, customer_id, user_id)?;
         if let Some(first_name) = patch.first_name {
             stored.user.first_name = first_name;
         }
@@ -111,13 +120,7 @@ impl Store {
         user_id: &str,
         facts: UserFacts,
     ) -> Result<SimUser, StateError> {
-        let customer = self.customer_mut(project_id, customer_id)?;
-        let id = Uuid::parse_str(user_id).map_err(|_| StateError::UserNotFound)?;
-        let stored = customer
-            .users
-            .iter_mut()
-            .find(|u| u.user.id == id)
-            .ok_or(StateError::UserNotFound)?;
+        let stored = self.user_mut(project_id, customer_id, user_id)?;
         if let Some(verified) = facts.email_verified {
             stored.user.email_verified = verified;
         }
