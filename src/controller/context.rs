@@ -10,6 +10,7 @@ use kube::runtime::reflector::Store;
 
 use super::claims::Registry;
 use super::error::Retry;
+use super::own_writes::OwnWrites;
 use super::retry::{backoff_delay, resync_delay};
 use super::secret_reader::SecretReader;
 use crate::admin_api::AdminClient;
@@ -53,6 +54,8 @@ pub struct Context {
     pub namespaces: Vec<String>,
     pub claims: Registry,
     pub backoff: Backoff,
+    /// This process's status writes the cache does not show yet.
+    pub own_writes: Arc<OwnWrites>,
     /// Objects whose current pass wrote a record midway (see `status::commit_midway`).
     pub midway: Mutex<std::collections::HashSet<String>>,
 }

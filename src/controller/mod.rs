@@ -16,6 +16,7 @@ mod finalizer; // act: finalizers on resources and credentials Secrets
 mod invitation; // decide + record: email verification past the invitation window
 mod managed; // the two kinds seen alike
 mod observe_only; // decide + record: managementPolicy Observe and --dry-run
+mod own_writes; // observe: whether the cache shows this process's own last status write
 mod ownership; // decide: ownership, adoption, deletion
 mod pass; // the flow of one pass
 pub(crate) mod plan; // decide: fields
@@ -94,6 +95,7 @@ pub async fn run(
     // triggered only by what a person changes (see `trigger_hash`), so the operator's own status
     // writes never come back as passes and a backoff or `Retry-After` holds.
     let user_index = user_index::UserIndex::default();
+    let own_writes = Arc::new(own_writes::OwnWrites::default());
     let (customer_store, customer_writer) = reflector::store();
     let (user_store, user_writer) = reflector::store();
     let (wake_users, users_woken) = futures::channel::mpsc::unbounded();
@@ -101,13 +103,14 @@ pub async fn run(
 
     // A Customer wakes its users when its readiness changes (they wait for it to be Ready).
     let mut readiness = wakes::CustomerReadiness::default();
-    let index = user_index.clone();
+    let (index, written) = (user_index.clone(), own_writes.clone());
     let customer_events = reflector(
         customer_writer,
         watcher(customers, watch.clone()).modify(trim::<Customer>),
     )
     .inspect(move |event| {
         if let Ok(event) = event {
+            follow_own_writes(&written, event);
             for user in readiness.users_to_wake(event, &index) {
                 let _ = wake_users.unbounded_send(user);
             }
@@ -121,12 +124,14 @@ pub async fn run(
     // A user's change or deletion wakes its Customer only while that Customer is being deleted
     // (it waits for its users to be gone; otherwise it needs nothing from them).
     let (index, deleting) = (user_index.clone(), customer_store.clone());
+    let written = own_writes.clone();
     let user_events = reflector(
         user_writer,
         watcher(users, watch).modify(trim::<CustomerUser>),
     )
     .inspect(move |event| {
         if let Ok(event) = event {
+            follow_own_writes(&written, event);
             index.follow(event);
             if let Some(customer) = wakes::deleting_customer(event, &deleting) {
                 let _ = wake_customers.unbounded_send(customer);
@@ -162,6 +167,7 @@ pub async fn run(
         settings: config.settings.clone(),
         namespaces: config.namespaces.clone(),
         claims: claims::Registry::default(),
+        own_writes,
         backoff: context::Backoff::default(),
         midway: std::sync::Mutex::default(),
     });
@@ -215,6 +221,20 @@ fn scoped_pass<K: pass::Reconciled>(
             }
             pass::reconcile(object, ctx).await
         })
+    }
+}
+
+/// Forgets this process's writes as the watch shows them (see `own_writes`).
+fn follow_own_writes<K: Managed>(writes: &own_writes::OwnWrites, event: &watcher::Event<K>) {
+    match event {
+        watcher::Event::Apply(object) | watcher::Event::InitApply(object) => {
+            writes.seen(
+                &object_key(object),
+                object.meta().resource_version.as_deref(),
+            );
+        }
+        watcher::Event::Delete(object) => writes.deleted(&object_key(object)),
+        watcher::Event::Init | watcher::Event::InitDone => {}
     }
 }
 

@@ -14,6 +14,7 @@ use super::context::Context;
 use super::error::Error;
 use super::finalizer::{add_finalizer, has_finalizer, release_secret};
 use super::managed::{Managed, object_key};
+use super::own_writes;
 use super::resync;
 use super::status::commit;
 use crate::crd::{PAUSED_ANNOTATION, RESYNC_ANNOTATION};
@@ -37,6 +38,13 @@ pub trait Reconciled: Managed {
 pub async fn reconcile<K: Reconciled>(object: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
     if !ctx.caches_synced() {
         return Ok(Action::requeue(CACHE_SYNC_RETRY));
+    }
+    let resource_version = object.meta().resource_version.as_deref();
+    if ctx
+        .own_writes
+        .cache_behind(&object_key(object.as_ref()), resource_version)
+    {
+        return Ok(Action::requeue(own_writes::LAG_RETRY));
     }
     let started = Instant::now();
     let _in_flight = ctx.metrics.pass_started(K::KIND);

@@ -69,7 +69,7 @@ async fn write<K: Managed>(
         "kind": K::kind(&()),
         "status": status,
     });
-    api(&ctx.kube, object)
+    let written = api(&ctx.kube, object)
         .patch_status(
             &object.name_any(),
             &PatchParams::apply(FIELD_MANAGER).force(),
@@ -77,6 +77,10 @@ async fn write<K: Managed>(
         )
         .await
         .map_err(Error::Kube)?;
+    ctx.own_writes.wrote(
+        &object_key(object),
+        written.meta().resource_version.as_deref(),
+    );
     ctx.metrics
         .resource_status(K::KIND, &object_key(object), readiness.reason.as_str());
     if transition {

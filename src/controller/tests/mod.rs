@@ -8,6 +8,7 @@ mod credentials_pass;
 mod customer_pass;
 mod observe_pass;
 mod observer_claims_pass;
+mod own_writes_pass;
 mod user_pass;
 
 use std::collections::BTreeMap;
@@ -224,6 +225,7 @@ impl World {
             namespaces: vec![NS.into()],
             claims: Registry::default(),
             backoff: Backoff::default(),
+            own_writes: Arc::default(),
             midway: std::sync::Mutex::default(),
         });
         let mut world = Self {
