@@ -227,14 +227,15 @@ fn scoped_pass<K: pass::Reconciled>(
 /// Forgets this process's writes as the watch shows them (see `own_writes`).
 fn follow_own_writes<K: Managed>(writes: &own_writes::OwnWrites, event: &watcher::Event<K>) {
     match event {
-        watcher::Event::Apply(object) | watcher::Event::InitApply(object) => {
+        // Not `InitApply`: a relist's copies reach the cache only at `InitDone`.
+        watcher::Event::Apply(object) => {
             writes.seen(
                 &object_key(object),
                 object.meta().resource_version.as_deref(),
             );
         }
         watcher::Event::Delete(object) => writes.deleted(&object_key(object)),
-        watcher::Event::Init | watcher::Event::InitDone => {}
+        watcher::Event::Init | watcher::Event::InitApply(_) | watcher::Event::InitDone => {}
     }
 }
 

@@ -16,6 +16,8 @@ use tokio::time::Instant;
 
 /// How long a pass waits for the cache to show its own last write.
 pub const PATIENCE: Duration = Duration::from_secs(10);
+/// Writes held before old ones are swept.
+const SWEEP_AT: usize = 1024;
 /// How soon a pass that found its cached copy behind looks again.
 pub const LAG_RETRY: Duration = Duration::from_millis(100);
 
@@ -38,6 +40,11 @@ impl OwnWrites {
             return;
         };
         let mut writes = self.lock();
+        // An answer can arrive after the watch showed its write, or a relist can show it: such
+        // an entry waits for the object's next pass, or goes here once it is past its patience.
+        if writes.len() >= SWEEP_AT {
+            writes.retain(|_, written| written.at.elapsed() < PATIENCE);
+        }
         let entry = writes.entry(key.to_owned()).or_insert(Written {
             version,
             at: Instant::now(),
@@ -142,5 +149,20 @@ mod tests {
         assert!(!writes.cache_behind("CustomerUser/ns/jane", Some("1")));
         writes.wrote("CustomerUser/ns/jane", Some("not-a-number"));
         assert!(writes.lock().is_empty(), "nothing to compare with later");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn writes_the_watch_showed_before_their_answer_are_swept_once_past_patience() {
+        let writes = OwnWrites::default();
+        for n in 0..SWEEP_AT {
+            writes.wrote(&format!("CustomerUser/ns/u{n}"), Some("5"));
+        }
+        tokio::time::advance(PATIENCE).await;
+        writes.wrote("CustomerUser/ns/fresh", Some("6"));
+        assert_eq!(
+            writes.lock().len(),
+            1,
+            "only the write still in its patience"
+        );
     }
 }
