@@ -64,8 +64,8 @@ pub struct RunArgs {
     #[arg(long, env = "CORTI_CONCURRENCY", default_value_t = 4)]
     pub concurrency: u16,
     /// Threads that run passes and watches. 1 (the default) runs everything on one thread: the
-    /// operator waits on I/O far more than it computes, and one thread spends no CPU handing work
-    /// between threads (measured: see the README's benchmark).
+    /// operator waits on I/O far more than it computes, and handing work between threads cost a
+    /// quarter of its CPU (measured: see the README's benchmark).
     #[arg(long, env = "CORTI_WORKER_THREADS", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub worker_threads: u16,
     /// How often a Ready resource is compared with the Admin API (drift is reverted then).
