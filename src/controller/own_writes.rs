@@ -45,15 +45,10 @@ impl OwnWrites {
         if writes.len() >= SWEEP_AT {
             writes.retain(|_, written| written.at.elapsed() < PATIENCE);
         }
-        let entry = writes.entry(key.to_owned()).or_insert(Written {
-            version,
-            at: Instant::now(),
-        });
-        if version >= entry.version {
-            *entry = Written {
-                version,
-                at: Instant::now(),
-            };
+        // An older answer arriving late does not lower what the cache must show.
+        if writes.get(key).is_none_or(|held| version >= held.version) {
+            let at = Instant::now();
+            writes.insert(key.to_owned(), Written { version, at });
         }
     }
 
