@@ -36,6 +36,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let admin = AdminClient::new(
         &ClientConfig {
             rate_limit: Some(args.admin_api_rate_limit),
+            concurrency: Some(usize::from(args.concurrency.max(1))),
             timeout: args.admin_api_timeout,
             fence: fence.clone(),
             ..ClientConfig::new(&args.admin_api_url)
@@ -93,7 +94,9 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
             .into_iter()
             .filter(|ns| !ns.is_empty())
             .collect(),
-        concurrency: args.concurrency.max(1),
+        // Passes also wait on the API server (status, finalizers, Events); with more passes than
+        // Admin API call slots, those waits leave the slots to passes that call the Admin API.
+        concurrency: args.concurrency.max(1).saturating_mul(4),
         snapshot_ttl: args.snapshot_ttl.unwrap_or(args.resync_period / 2),
         default_credentials: args.default_credentials_secret,
         default_credentials_namespaces: args

@@ -1029,3 +1029,37 @@ async fn retry_after_pauses_every_call_of_the_account_and_a_closed_fence_every_c
     fence.extend(tokio::time::Instant::now() + Duration::from_secs(60));
     assert!(fenced.list_customers(&creds(MEMBER, P)).await.is_ok());
 }
+
+#[tokio::test]
+async fn no_more_calls_are_in_flight_than_the_concurrency_allows() {
+    let sim = start(config()).await;
+    let client = client_with(&ClientConfig {
+        concurrency: Some(2),
+        ..ClientConfig::new(&sim.base_url)
+    });
+    client.login(&admin()).await.unwrap();
+    let latency = Duration::from_millis(150);
+    sim.sim.set_faults(Faults {
+        latency_ms: 150,
+        ..Faults::default()
+    });
+    sim.sim.reset_calls();
+    let credentials = admin();
+    let calls = (0..6).map(|_| client.list_customers(&credentials));
+    for result in futures::future::join_all(calls).await {
+        result.unwrap();
+    }
+    let arrivals: Vec<u64> = sim.sim.requests().iter().map(|c| c.at_micros).collect();
+    assert_eq!(arrivals.len(), 6);
+    let window = u64::try_from(latency.as_micros()).unwrap();
+    for at in &arrivals {
+        let overlapping = arrivals
+            .iter()
+            .filter(|other| (*at..at + window).contains(other))
+            .count();
+        assert!(
+            overlapping <= 2,
+            "{overlapping} calls arrived within one call's latency: {arrivals:?}"
+        );
+    }
+}

@@ -24,6 +24,8 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// Calls per second across the whole process; `None` for no limit.
     pub rate_limit: Option<f64>,
+    /// Calls in flight at once across the whole process; `None` for no limit.
+    pub concurrency: Option<usize>,
     pub page_size: u32,
     /// With leader election: no call is made while the lease may have lapsed.
     pub fence: Option<Arc<LeaseFence>>,
@@ -35,6 +37,7 @@ impl ClientConfig {
             base_url: base_url.into(),
             timeout: Duration::from_secs(15),
             rate_limit: None,
+            concurrency: None,
             page_size: MAX_PAGE_SIZE,
             fence: None,
         }
@@ -60,6 +63,7 @@ pub(super) struct Inner {
     pub(super) base: Url,
     pub(super) tokens: TokenCache,
     pub(super) limiter: Option<RateLimiter>,
+    pub(super) in_flight: Option<tokio::sync::Semaphore>,
     pub(super) metrics: Arc<Metrics>,
     pub(super) page_size: u32,
     pub(super) pauses: AccountPauses,
@@ -91,6 +95,9 @@ impl AdminClient {
                 base,
                 tokens: TokenCache::default(),
                 limiter,
+                in_flight: config
+                    .concurrency
+                    .map(|n| tokio::sync::Semaphore::new(n.max(1))),
                 metrics,
                 page_size,
                 pauses: AccountPauses::default(),

@@ -145,6 +145,13 @@ impl AdminClient {
         if let Some(limiter) = &self.inner.limiter {
             limiter.acquire().await;
         }
+        // Held for the exchange only: a pass writing to Kubernetes holds no Admin API slot.
+        let _slot = match &self.inner.in_flight {
+            Some(slots) => Some(slots.acquire().await.map_err(|_| ApiError::Internal {
+                invariant: "the call slots are never closed",
+            })?),
+            None => None,
+        };
         let started = Instant::now();
         let result = async {
             let response = request.send().await?;

@@ -56,6 +56,8 @@ pub struct Context {
     pub backoff: Backoff,
     /// This process's status writes the cache does not show yet.
     pub own_writes: Arc<OwnWrites>,
+    /// Which copies from the watch start a pass.
+    pub triggers: Arc<super::triggers::Triggers>,
     /// Objects whose current pass wrote a record midway (see `status::commit_midway`).
     pub midway: Mutex<std::collections::HashSet<String>>,
 }

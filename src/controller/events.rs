@@ -55,9 +55,10 @@ impl std::fmt::Debug for EventWriter {
     }
 }
 
+/// No string is kept: the Event's name is the resource's name and `stamp`.
 #[derive(Debug)]
 struct LastEvent {
-    name: String,
+    stamp: u64,
     fingerprint: u64,
     count: i32,
     at: Instant,
@@ -82,10 +83,11 @@ impl EventWriter {
     ) -> Result<(), kube::Error> {
         let namespace = object.namespace().unwrap_or_default();
         let events: Api<Event> = Api::namespaced(self.kube.clone(), &namespace);
-        let key = object.uid().unwrap_or_else(|| object_key(object));
+        let key = resource_key(object);
         let fingerprint = fingerprint(kind, reason, note);
         let now = MicroTime(jiff::Timestamp::now());
-        if let Some((name, count)) = self.repeat(&key, fingerprint) {
+        if let Some((stamp, count)) = self.repeat(key, fingerprint) {
+            let name = event_name(object, stamp);
             let series = serde_json::json!({ "series": EventSeries { count, last_observed_time: now.clone() } });
             match events
                 .patch(&name, &PatchParams::default(), &Patch::Merge(&series))
@@ -95,14 +97,12 @@ impl EventWriter {
                 other => return other.map(|_| ()),
             }
         }
-        let name = format!(
-            "{}.{:x}",
-            object.name_any(),
-            now.0.as_nanosecond().unsigned_abs()
-        );
+        // Unique per resource and moment; u64 nanoseconds last until the year 2554.
+        let stamp = u64::try_from(now.0.as_nanosecond()).unwrap_or_default();
+        let name = event_name(object, stamp);
         let event = Event {
             metadata: ObjectMeta {
-                name: Some(name.clone()),
+                name: Some(name),
                 namespace: Some(namespace),
                 ..ObjectMeta::default()
             },
@@ -117,43 +117,60 @@ impl EventWriter {
             ..Event::default()
         };
         events.create(&PostParams::default(), &event).await?;
-        self.remember(key, name, fingerprint);
+        self.remember(key, stamp, fingerprint);
         Ok(())
     }
 
-    fn repeat(&self, key: &str, fingerprint: u64) -> Option<(String, i32)> {
+    fn repeat(&self, key: u64, fingerprint: u64) -> Option<(u64, i32)> {
         let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
         last.repeat(key, fingerprint, Instant::now())
     }
 
-    fn remember(&self, key: String, name: String, fingerprint: u64) {
+    fn remember(&self, key: u64, stamp: u64, fingerprint: u64) {
         let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
-        last.remember(key, name, fingerprint, Instant::now());
+        last.remember(key, stamp, fingerprint, Instant::now());
     }
+}
+
+fn event_name<K: Managed>(object: &K, stamp: u64) -> String {
+    format!("{}.{stamp:x}", object.name_any())
+}
+
+/// A resource, by a hash of its uid (of its key, before it has one). Two resources whose hashes
+/// collide would at worst count one's Event into the other's series.
+fn resource_key<K: Managed>(object: &K) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    object
+        .meta()
+        .uid
+        .clone()
+        .unwrap_or_else(|| object_key(object))
+        .hash(&mut hasher);
+    hasher.finish()
 }
 
 /// The last Event of each resource.
 #[derive(Debug, Default)]
-struct LastEvents(HashMap<String, LastEvent>);
+struct LastEvents(HashMap<u64, LastEvent>);
 
 impl LastEvents {
-    /// The name and next count of the resource's last Event, when this one repeats it in time.
-    fn repeat(&mut self, key: &str, fingerprint: u64, now: Instant) -> Option<(String, i32)> {
-        let entry = self.0.get_mut(key)?;
+    /// The stamp and next count of the resource's last Event, when this one repeats it in time.
+    fn repeat(&mut self, key: u64, fingerprint: u64, now: Instant) -> Option<(u64, i32)> {
+        let entry = self.0.get_mut(&key)?;
         if entry.fingerprint != fingerprint || now.duration_since(entry.at) > SERIES_WINDOW {
             return None;
         }
         entry.count += 1;
         entry.at = now;
-        Some((entry.name.clone(), entry.count))
+        Some((entry.stamp, entry.count))
     }
 
-    fn remember(&mut self, key: String, name: String, fingerprint: u64, now: Instant) {
+    fn remember(&mut self, key: u64, stamp: u64, fingerprint: u64, now: Instant) {
         let last = &mut self.0;
         last.insert(
             key,
             LastEvent {
-                name,
+                stamp,
                 fingerprint,
                 count: 1,
                 at: now,
@@ -268,21 +285,15 @@ mod tests {
         let mut last = LastEvents::default();
         let start = Instant::now();
         let warning = fingerprint(EventType::Warning, "RemoteUnavailable", "down");
-        last.remember("uid-1".into(), "jane.1".into(), warning, start);
-        assert_eq!(
-            last.repeat("uid-1", warning, start),
-            Some(("jane.1".into(), 2))
-        );
-        assert_eq!(
-            last.repeat("uid-1", warning, start),
-            Some(("jane.1".into(), 3))
-        );
+        last.remember(1, 11, warning, start);
+        assert_eq!(last.repeat(1, warning, start), Some((11, 2)));
+        assert_eq!(last.repeat(1, warning, start), Some((11, 3)));
         // Another note, another resource, or too late: a new Event.
         let other = fingerprint(EventType::Warning, "RemoteUnavailable", "still down");
-        assert_eq!(last.repeat("uid-1", other, start), None);
-        assert_eq!(last.repeat("uid-2", warning, start), None);
+        assert_eq!(last.repeat(1, other, start), None);
+        assert_eq!(last.repeat(2, warning, start), None);
         let later = start + SERIES_WINDOW + Duration::from_secs(1);
-        assert_eq!(last.repeat("uid-1", warning, later), None);
+        assert_eq!(last.repeat(1, warning, later), None);
     }
 
     #[test]
@@ -290,10 +301,10 @@ mod tests {
         let mut last = LastEvents::default();
         let start = Instant::now();
         for i in 0..1023 {
-            last.remember(format!("uid-{i}"), format!("e{i}"), 1, start);
+            last.remember(i, i, 1, start);
         }
         let later = start + SERIES_WINDOW + Duration::from_secs(1);
-        last.remember("uid-new".into(), "e-new".into(), 1, later);
+        last.remember(5000, 5000, 1, later);
         assert_eq!(last.0.len(), 1, "only the recent entry is kept");
     }
 }

@@ -23,15 +23,24 @@ pub fn has_finalizer<K: Managed>(object: &K) -> bool {
     object.finalizers().iter().any(|f| f == FINALIZER)
 }
 
-pub async fn add_finalizer<K: Managed>(ctx: &Context, object: &K) -> Result<(), Error> {
+/// Adds the cleanup finalizer; whether it is in place now, so that the pass may go on to apply.
+/// The copy this write brings starts no pass of its own (see `triggers`), and no later pass starts
+/// from a copy older than it (see `own_writes`).
+pub async fn add_finalizer<K: Managed>(ctx: &Context, object: &K) -> Result<bool, Error> {
+    ctx.triggers.expect_finalizer(object, FINALIZER);
     match add(&api(&ctx.kube, object), object, FINALIZER).await {
+        Ok(written) => {
+            ctx.own_writes
+                .wrote(&object_key(object), written.as_deref());
+            Ok(true)
+        }
         // The guard failed (422): the object changed since this copy was read. Its watch event
         // brings the new copy, and with it the next pass.
         Err(Error::Kube(kube::Error::Api(status))) if status.code == 422 => {
             tracing::debug!(object = %object_key(object), "stale copy; finalizer added on the next pass");
-            Ok(())
+            Ok(false)
         }
-        other => other,
+        Err(error) => Err(error),
     }
 }
 
@@ -84,7 +93,7 @@ async fn hold_secret(ctx: &Context, namespace: &str, name: &str) -> Result<(), E
             Err(Error::Kube(kube::Error::Api(status))) if status.code == 422 && attempts < 3 => {
                 attempts += 1;
             }
-            other => return other,
+            other => return other.map(drop),
         }
     }
 }
@@ -140,8 +149,13 @@ impl<K> Patchable for K where
 }
 
 /// Adds `finalizer`, guarded: the first finalizer by the object's resourceVersion (so a stale copy
-/// cannot resurrect a list someone else emptied), later ones by appending.
-async fn add<K: Patchable>(api: &Api<K>, object: &K, finalizer: &str) -> Result<(), Error> {
+/// cannot resurrect a list someone else emptied), later ones by appending. The resourceVersion
+/// written.
+async fn add<K: Patchable>(
+    api: &Api<K>,
+    object: &K,
+    finalizer: &str,
+) -> Result<Option<String>, Error> {
     let patch = if object.finalizers().is_empty() {
         serde_json::json!([
             { "op": "test", "path": "/metadata/resourceVersion", "value": object.resource_version() },
@@ -165,15 +179,16 @@ async fn remove<K: Patchable>(api: &Api<K>, object: &K, finalizer: &str) -> Resu
     ]);
     match json_patch(api, object, patch).await {
         Err(Error::Kube(kube::Error::Api(status))) if status.code == 404 => Ok(()),
-        other => other,
+        other => other.map(drop),
     }
 }
 
+/// The resourceVersion written.
 async fn json_patch<K: Patchable>(
     api: &Api<K>,
     object: &K,
     patch: serde_json::Value,
-) -> Result<(), Error> {
+) -> Result<Option<String>, Error> {
     let patch: json_patch::Patch =
         serde_json::from_value(patch).map_err(|e| Error::Kube(kube::Error::SerdeError(e)))?;
     api.patch(
@@ -182,6 +197,6 @@ async fn json_patch<K: Patchable>(
         &Patch::<()>::Json(patch),
     )
     .await
-    .map(drop)
+    .map(|written| written.meta().resource_version.clone())
     .map_err(Error::Kube)
 }

@@ -14,6 +14,7 @@ mod error; // why a pass stopped short
 mod events; // record: Events
 mod finalizer; // act: finalizers on resources and credentials Secrets
 mod invitation; // decide + record: email verification past the invitation window
+mod lean; // observe: what a watch reads of a copy
 mod managed; // the two kinds seen alike
 mod observe_only; // decide + record: managementPolicy Observe and --dry-run
 mod own_writes; // observe: whether the cache shows this process's own last status write
@@ -24,6 +25,7 @@ mod resync; // observe: the resync annotation
 mod retry; // when to look again
 mod secret_reader; // observe: the Secrets a pass acts with
 mod status; // record: status
+mod triggers; // wiring: which changes start a pass
 mod user; // the CustomerUser pass
 mod user_index; // observe: users by email and by Customer
 mod user_rivals; // observe: other claims on a user's remote key
@@ -37,11 +39,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use kube::runtime::controller::{Action, Config as ControllerConfig};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::reflector::{self, reflector};
-use kube::runtime::utils::PredicateConfig;
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 
@@ -61,6 +62,7 @@ use crate::observe::Snapshots;
 pub struct RunConfig {
     /// Empty: all namespaces.
     pub namespaces: Vec<String>,
+    /// Passes at once, per kind.
     pub concurrency: u16,
     pub snapshot_ttl: Duration,
     pub default_credentials: Option<SecretKey>,
@@ -80,22 +82,23 @@ pub async fn run(
     config: RunConfig,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let (customers, users): (Api<Customer>, Api<CustomerUser>) = match config.namespaces.as_slice()
-    {
-        [namespace] => (
-            Api::namespaced(kube.clone(), namespace),
-            Api::namespaced(kube.clone(), namespace),
-        ),
-        _ => (Api::all(kube.clone()), Api::all(kube.clone())),
-    };
+    let (customers, users): (Api<lean::Lean<Customer>>, Api<lean::Lean<CustomerUser>>) =
+        match config.namespaces.as_slice() {
+            [namespace] => (
+                Api::namespaced(kube.clone(), namespace),
+                Api::namespaced(kube.clone(), namespace),
+            ),
+            _ => (Api::all(kube.clone()), Api::all(kube.clone())),
+        };
     let watch = watcher::Config::default().any_semantic();
     let controller_config = ControllerConfig::default().concurrency(config.concurrency);
 
     // One watch per kind feeds its cache, its own passes and the other kind's wake-ups. A pass is
-    // triggered only by what a person changes (see `trigger_hash`), so the operator's own status
-    // writes never come back as passes and a backoff or `Retry-After` holds.
+    // triggered only by what a person changes (see `triggers`), so the operator's own writes
+    // never come back as passes and a backoff or `Retry-After` holds.
     let user_index = user_index::UserIndex::default();
     let own_writes = Arc::new(own_writes::OwnWrites::default());
+    let triggers = Arc::new(triggers::Triggers::default());
     let (customer_store, customer_writer) = reflector::store();
     let (user_store, user_writer) = reflector::store();
     let (wake_users, users_woken) = futures::channel::mpsc::unbounded();
@@ -103,46 +106,37 @@ pub async fn run(
 
     // A Customer wakes its users when its readiness changes (they wait for it to be Ready).
     let mut readiness = wakes::CustomerReadiness::default();
-    let (index, written) = (user_index.clone(), own_writes.clone());
+    let (index, written, seen) = (user_index.clone(), own_writes.clone(), triggers.clone());
     let customer_events = reflector(
         customer_writer,
-        watcher(customers, watch.clone()).modify(trim::<Customer>),
+        watcher(customers, watch.clone()).map_ok(lean::unwrap),
     )
     .inspect(move |event| {
         if let Ok(event) = event {
-            follow_own_writes(&written, event);
+            follow_own_writes(&written, &seen, event);
             for user in readiness.users_to_wake(event, &index) {
                 let _ = wake_users.unbounded_send(user);
             }
         }
     })
     .applied_objects()
-    .predicate_filter(
-        |c: &Customer| Some(trigger_hash(c)),
-        PredicateConfig::default(),
-    );
+    .try_filter(worth_a_pass(triggers.clone()));
     // A user's change or deletion wakes its Customer only while that Customer is being deleted
     // (it waits for its users to be gone; otherwise it needs nothing from them).
     let (index, deleting) = (user_index.clone(), customer_store.clone());
-    let written = own_writes.clone();
-    let user_events = reflector(
-        user_writer,
-        watcher(users, watch).modify(trim::<CustomerUser>),
-    )
-    .inspect(move |event| {
-        if let Ok(event) = event {
-            follow_own_writes(&written, event);
-            index.follow(event);
-            if let Some(customer) = wakes::deleting_customer(event, &deleting) {
-                let _ = wake_customers.unbounded_send(customer);
+    let (written, seen) = (own_writes.clone(), triggers.clone());
+    let user_events = reflector(user_writer, watcher(users, watch).map_ok(lean::unwrap))
+        .inspect(move |event| {
+            if let Ok(event) = event {
+                follow_own_writes(&written, &seen, event);
+                index.follow(event);
+                if let Some(customer) = wakes::deleting_customer(event, &deleting) {
+                    let _ = wake_customers.unbounded_send(customer);
+                }
             }
-        }
-    })
-    .applied_objects()
-    .predicate_filter(
-        |u: &CustomerUser| Some(trigger_hash(u)),
-        PredicateConfig::default(),
-    );
+        })
+        .applied_objects()
+        .try_filter(worth_a_pass(triggers.clone()));
     let customer_controller = Controller::for_stream(customer_events, customer_store.clone())
         .with_config(controller_config.clone())
         .reconcile_on(customers_woken);
@@ -168,6 +162,7 @@ pub async fn run(
         namespaces: config.namespaces.clone(),
         claims: claims::Registry::default(),
         own_writes,
+        triggers,
         backoff: context::Backoff::default(),
         midway: std::sync::Mutex::default(),
     });
@@ -224,8 +219,20 @@ fn scoped_pass<K: pass::Reconciled>(
     }
 }
 
-/// Forgets this process's writes as the watch shows them (see `own_writes`).
-fn follow_own_writes<K: Managed>(writes: &own_writes::OwnWrites, event: &watcher::Event<K>) {
+/// Copies worth a pass (see `triggers`).
+fn worth_a_pass<K: Managed>(
+    triggers: Arc<triggers::Triggers>,
+) -> impl FnMut(&K) -> futures::future::Ready<bool> {
+    move |object| futures::future::ready(triggers.worth_a_pass(object))
+}
+
+/// Forgets this process's writes as the watch shows them (see `own_writes`), and a deleted
+/// object's last trigger.
+fn follow_own_writes<K: Managed>(
+    writes: &own_writes::OwnWrites,
+    triggers: &triggers::Triggers,
+    event: &watcher::Event<K>,
+) {
     match event {
         // Not `InitApply`: a relist's copies reach the cache only at `InitDone`.
         watcher::Event::Apply(object) => {
@@ -234,31 +241,12 @@ fn follow_own_writes<K: Managed>(writes: &own_writes::OwnWrites, event: &watcher
                 object.meta().resource_version.as_deref(),
             );
         }
-        watcher::Event::Delete(object) => writes.deleted(&object_key(object)),
+        watcher::Event::Delete(object) => {
+            writes.deleted(&object_key(object));
+            triggers.forget(object);
+        }
         watcher::Event::Init | watcher::Event::InitApply(_) | watcher::Event::InitDone => {}
     }
-}
-
-/// What the caches keep of an object (see `resync::trim_for_cache`).
-fn trim<K: kube::Resource>(object: &mut K) {
-    resync::trim_for_cache(object.meta_mut());
-}
-
-/// What makes a change of a resource worth a pass: its identity, spec (generation), annotations
-/// (pause, resync), finalizers and deletion. Status and managedFields are left out.
-fn trigger_hash<K: kube::Resource>(object: &K) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let meta = object.meta();
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (
-        &meta.uid,
-        meta.generation,
-        &meta.annotations,
-        &meta.finalizers,
-        meta.deletion_timestamp.is_some(),
-    )
-        .hash(&mut hasher);
-    hasher.finish()
 }
 
 fn shutdown_pair(

@@ -51,9 +51,12 @@ pub async fn reconcile<K: Reconciled>(object: Arc<K>, ctx: Arc<Context>) -> Resu
     let object = object.as_ref();
     let result = match path_of(object) {
         Path::Pause => pause(&ctx, object).await,
-        Path::AddFinalizer => add_finalizer(&ctx, object)
-            .await
-            .map(|()| Action::await_change()),
+        // The finalizer first, then on in the same pass: its write is no change of its own.
+        Path::AddFinalizer => match add_finalizer(&ctx, object).await {
+            Ok(true) => apply(object, &ctx).await,
+            Ok(false) => Ok(Action::await_change()),
+            Err(error) => Err(error),
+        },
         Path::Apply => apply(object, &ctx).await,
         Path::Cleanup => object.cleanup(&ctx).await,
         Path::Nothing => Ok(Action::await_change()),
@@ -84,7 +87,7 @@ const CACHE_SYNC_RETRY: Duration = Duration::from_millis(250);
 pub enum Path {
     /// Paused: no remote call, not even a pending deletion's; `Ready` says so.
     Pause,
-    /// First pass: put the finalizer in place; its own watch event starts the next pass.
+    /// First pass: put the finalizer in place, then apply.
     AddFinalizer,
     Apply,
     Cleanup,

@@ -6,10 +6,9 @@
 //! seconds) is served by one fresh list per customer, however long the operator takes to work
 //! through it, and no request is served by a list made long before it.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::crd::RESYNC_ANNOTATION;
@@ -26,7 +25,7 @@ pub fn requested(annotation: Option<&String>, last: Option<&str>) -> Option<Stri
 }
 
 /// When the API server last recorded a write of the annotation: from the managedFields entry that
-/// owns it, or from the compact entry `trim_for_cache` leaves in its place.
+/// owns it, or from the compact entry a cached copy keeps in its place (`request_time_entry`).
 pub fn requested_at(managed_fields: &[ManagedFieldsEntry]) -> Option<Timestamp> {
     managed_fields
         .iter()
@@ -47,30 +46,16 @@ pub fn requested_at(managed_fields: &[ManagedFieldsEntry]) -> Option<Timestamp> 
 /// object (three JSON maps); only its time is read.
 const TRIMMED_REQUEST: &str = "ResyncRequestTime";
 
-/// The annotations a pass reads (pause, resync) all carry this prefix.
-const OWN_ANNOTATIONS: &str = "admin.corti.app/";
-
-/// Trims an object for the operator's caches, keeping what a pass and its trigger read: of the
-/// managed fields, only when the resync annotation was last written (what `requested_at` reads);
-/// of the annotations, only the operator's own; no labels. The rest (`last-applied-configuration`,
-/// a second copy of the spec; Argo CD's and Helm's tracking) is most of a cached object's bytes,
-/// and a change of it is not worth a pass.
-pub fn trim_for_cache(meta: &mut ObjectMeta) {
-    if let Some(annotations) = meta.annotations.as_mut() {
-        annotations.retain(|key, _| key.starts_with(OWN_ANNOTATIONS));
-    }
-    if meta.annotations.as_ref().is_some_and(BTreeMap::is_empty) {
-        meta.annotations = None;
-    }
-    meta.labels = None;
-    let at = requested_at(meta.managed_fields.as_deref().unwrap_or_default());
-    meta.managed_fields = at.map(|time| {
+/// The managed fields a cached copy keeps (see `lean`): when the resync annotation was last
+/// written, if it was.
+pub fn request_time_entry(at: Option<Timestamp>) -> Option<Vec<ManagedFieldsEntry>> {
+    at.map(|time| {
         vec![ManagedFieldsEntry {
             time: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(time)),
             fields_type: Some(TRIMMED_REQUEST.to_owned()),
             ..ManagedFieldsEntry::default()
         }]
-    });
+    })
 }
 
 /// How old an observation may be, at `now`, to serve a request made at `requested_at`.
@@ -103,66 +88,16 @@ mod tests {
     }
 
     #[test]
-    fn trimming_keeps_the_request_time_and_drops_the_rest() {
-        let mut meta = ObjectMeta {
-            managed_fields: Some(vec![
-                entry("2026-11-26T10:00:00Z", &[]),
-                entry("2026-11-26T10:05:00Z", &[RESYNC_ANNOTATION]),
-            ]),
-            annotations: Some(
-                [
-                    (
-                        "kubectl.kubernetes.io/last-applied-configuration".to_string(),
-                        "{...}".to_string(),
-                    ),
-                    (RESYNC_ANNOTATION.to_string(), "r1".to_string()),
-                    (
-                        "argocd.argoproj.io/tracking-id".to_string(),
-                        "x".to_string(),
-                    ),
-                ]
-                .into(),
-            ),
-            labels: Some([("app".to_string(), "a".to_string())].into()),
-            ..ObjectMeta::default()
-        };
-        let before = requested_at(meta.managed_fields.as_deref().unwrap_or_default());
-        trim_for_cache(&mut meta);
-        assert_eq!(meta.managed_fields.as_ref().map(Vec::len), Some(1));
-        assert_eq!(
-            requested_at(meta.managed_fields.as_deref().unwrap_or_default()),
-            before
-        );
-        assert!(
-            meta.managed_fields
-                .iter()
-                .flatten()
-                .all(|e| e.fields_v1.is_none()),
-            "no fields tree is kept"
-        );
-        let annotations = meta.annotations.unwrap_or_default();
-        assert_eq!(
-            annotations.keys().collect::<Vec<_>>(),
-            [RESYNC_ANNOTATION],
-            "only the operator's own annotations"
-        );
-        assert_eq!(meta.labels, None);
-        let mut trimmed_twice = ObjectMeta {
-            managed_fields: meta.managed_fields.clone(),
-            ..ObjectMeta::default()
-        };
-        trim_for_cache(&mut trimmed_twice);
-        assert_eq!(
-            trimmed_twice.managed_fields, meta.managed_fields,
-            "idempotent"
-        );
-        let mut foreign_only = ObjectMeta {
-            annotations: Some([("a".to_string(), "b".to_string())].into()),
-            ..ObjectMeta::default()
-        };
-        trim_for_cache(&mut foreign_only);
-        assert_eq!(foreign_only.annotations, None, "no empty map is kept");
-        assert_eq!(foreign_only.managed_fields, None);
+    fn the_entry_a_cached_copy_keeps_tells_the_same_time() {
+        let fields = [
+            entry("2026-11-26T10:00:00Z", &[]),
+            entry("2026-11-26T10:05:00Z", &[RESYNC_ANNOTATION]),
+        ];
+        let at = requested_at(&fields);
+        let kept = request_time_entry(at).expect("an entry");
+        assert_eq!(requested_at(&kept), at);
+        assert!(kept.iter().all(|e| e.fields_v1.is_none()), "no fields tree");
+        assert_eq!(request_time_entry(None), None);
     }
 
     #[test]

@@ -1,10 +1,16 @@
 //! Reading the Secrets the operator acts with: Console credentials (keys `email`, `password`,
-//! `projectId`) and user passwords. Read at each pass (get, never list or watch), so a changed
+//! `projectId`) and user passwords. Read for each pass (get, never list or watch), so a changed
 //! Secret takes effect at the next pass without a restart, and the operator needs no access to
 //! Secrets it is not pointed at.
+//!
+//! A credentials Secret serves many resources, and a burst of applies starts many passes at once:
+//! their reads are shared. A pass uses a read only if it was sent after the pass asked, so it
+//! always sees a change made before it began; reads of one Secret go one at a time, and each
+//! serves every pass that asked before it was sent.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
@@ -61,7 +67,21 @@ pub struct SecretReader {
     /// The last credentials read from each Secret: lets cleanup finish when a namespace deletion
     /// removed the Secret before the resources that used it.
     last_known: Mutex<HashMap<SecretKey, Credentials>>,
+    shared: SharedReads,
 }
+
+/// Reads of credentials Secrets shared by the passes that asked before each was sent (see the
+/// module's comment).
+#[derive(Default)]
+struct SharedReads {
+    /// Tickets, in the order passes ask and reads are sent.
+    tickets: AtomicU64,
+    /// Per Secret: its last read and the ticket taken when it was sent.
+    last: Mutex<HashMap<SecretKey, Arc<tokio::sync::Mutex<Option<LastRead>>>>>,
+}
+
+/// A read, and the ticket taken when it was sent.
+type LastRead = (u64, Arc<SecretRead>);
 
 impl std::fmt::Debug for SecretReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -99,6 +119,7 @@ impl SecretReader {
             default_credentials,
             default_scope,
             last_known: Mutex::default(),
+            shared: SharedReads::default(),
         }
     }
 
@@ -169,13 +190,13 @@ impl SecretReader {
     /// finalizer.
     async fn credentials(&self, secret: &SecretKey) -> Result<(Credentials, bool), Error> {
         let (namespace, name) = secret;
-        let read = self
-            .read(secret)
-            .await?
-            .ok_or_else(|| CredentialsGap::SecretMissing {
-                namespace: namespace.clone(),
-                name: name.clone(),
-            })?;
+        let read =
+            self.read_shared(secret)
+                .await?
+                .ok_or_else(|| CredentialsGap::SecretMissing {
+                    namespace: namespace.clone(),
+                    name: name.clone(),
+                })?;
         let field = |key: &'static str| {
             read.data
                 .get(key)
@@ -245,6 +266,33 @@ impl SecretReader {
                 key: key.to_string(),
             })?;
         Ok((password, format!("{}/{key}", read.version)))
+    }
+
+    /// A read of `secret` sent after this call began: the one in flight's successor, shared.
+    async fn read_shared(&self, secret: &SecretKey) -> Result<Option<Arc<SecretRead>>, Error> {
+        let shared = &self.shared;
+        let asked = shared.tickets.fetch_add(1, Ordering::SeqCst);
+        let slot = shared
+            .last
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(secret.clone())
+            .or_default()
+            .clone();
+        let mut last = slot.lock().await;
+        if let Some((sent, read)) = last.as_ref()
+            && *sent > asked
+        {
+            return Ok(Some(read.clone()));
+        }
+        let sent = shared.tickets.fetch_add(1, Ordering::SeqCst);
+        let Some(read) = self.read(secret).await? else {
+            *last = None;
+            return Ok(None);
+        };
+        let read = Arc::new(read);
+        *last = Some((sent, read.clone()));
+        Ok(Some(read))
     }
 
     /// The Secret's values, its version and whether it is held, in one `get`.

@@ -1,18 +1,20 @@
 //! Record: a resource's status, by server-side apply of `status` only, and only when it changed.
-//! A change of what `Ready` says is also an Event. Other conditions are the pass's to set in the
-//! status it hands over.
+//! A change of what `Ready` says is also an Event, unless the pass's own Event already said it:
+//! a record written midway (the intent to create, an adoption) is followed by the act's own Event
+//! (`Created`, `Adopted`), which also stands for the `Ready` it leads to. A failure after it is
+//! still told. Other conditions are the pass's to set in the status it hands over.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use kube::api::{Patch, PatchParams};
 
 use super::condition::{
-    Readiness, is_own_condition, is_transition, ready_condition, set_condition,
+    Readiness, Status, is_own_condition, is_transition, ready_condition, set_condition,
 };
 use super::context::{Context, FIELD_MANAGER};
 use super::error::Error;
 use super::events::publish_transition;
-use super::managed::{Managed, api, object_key};
+use super::managed::{Managed, object_key};
 
 /// Writes `status` with a `Ready` condition for `readiness`, unless nothing would change (compared
 /// with the object the pass began from, unless the pass already wrote a record midway).
@@ -23,7 +25,20 @@ pub async fn commit<K: Managed>(
     readiness: &Readiness,
 ) -> Result<(), Error> {
     let midway = ctx.midway_written(&object_key(object));
-    write(ctx, object, status, readiness, midway).await
+    let tell = if midway && readiness.status == Status::True {
+        Tell::Silent
+    } else {
+        Tell::Transition
+    };
+    write(ctx, object, status, readiness, midway, tell).await
+}
+
+/// Whether a write that changes what `Ready` says is also an Event.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tell {
+    Transition,
+    /// The pass's own Event says it (see the module's comment).
+    Silent,
 }
 
 /// Writes a record before the remote call it describes (the intent to create, an adoption): always
@@ -35,7 +50,7 @@ pub async fn commit_midway<K: Managed>(
     status: K::Status,
     readiness: &Readiness,
 ) -> Result<(), Error> {
-    write(ctx, object, status, readiness, true).await?;
+    write(ctx, object, status, readiness, true, Tell::Silent).await?;
     ctx.mark_midway(&object_key(object));
     Ok(())
 }
@@ -46,6 +61,7 @@ async fn write<K: Managed>(
     mut status: K::Status,
     readiness: &Readiness,
     always: bool,
+    tell: Tell,
 ) -> Result<(), Error> {
     let previous = object
         .current_status()
@@ -69,22 +85,44 @@ async fn write<K: Managed>(
         "kind": K::kind(&()),
         "status": status,
     });
-    let written = api(&ctx.kube, object)
-        .patch_status(
-            &object.name_any(),
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
+    let written = apply_status(&ctx.kube, object, &patch)
         .await
         .map_err(Error::Kube)?;
-    ctx.own_writes.wrote(
-        &object_key(object),
-        written.meta().resource_version.as_deref(),
-    );
+    ctx.own_writes
+        .wrote(&object_key(object), written.as_deref());
     ctx.metrics
         .resource_status(K::KIND, &object_key(object), readiness.reason.as_str());
-    if transition {
+    if transition && tell == Tell::Transition {
         publish_transition(ctx, object, readiness).await;
     }
     Ok(())
+}
+
+/// Server-side applies `status`; the resourceVersion written. Of the answer only that is read:
+/// decoding the whole object it carries cost more CPU than the rest of the write.
+async fn apply_status<K: Managed>(
+    kube: &kube::Client,
+    object: &K,
+    patch: &serde_json::Value,
+) -> Result<Option<String>, kube::Error> {
+    #[derive(serde::Deserialize)]
+    struct Written {
+        metadata: WrittenMeta,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct WrittenMeta {
+        resource_version: Option<String>,
+    }
+    let url = K::url_path(&(), object.namespace().as_deref());
+    let request = kube::core::Request::new(url)
+        .patch_subresource(
+            "status",
+            &object.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(patch),
+        )
+        .map_err(kube::Error::BuildRequest)?;
+    let written: Written = kube.request(request).await?;
+    Ok(written.metadata.resource_version)
 }

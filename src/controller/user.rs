@@ -84,6 +84,8 @@ async fn sync(
         observed = observe(ctx, &target, Some(FRESH)).await?;
     }
     let remote = observed.get(&email).cloned();
+    // Let go of the snapshot: a create recorded into it while a pass still holds it copies it.
+    drop(observed);
     if observe_only::observing(user.spec.management_policy, ctx.settings.dry_run) {
         let (owner, adopt) = (&status.sync.owner, ctx.settings.adopt_existing);
         let standing = observe_only::Holding::of(owner, adopt, held_by.as_deref());

@@ -174,6 +174,23 @@ class Bench:
         except OSError:
             return False
 
+    def apiserver_writes(self):
+        """The API server's own count of writes so far, by resource and subresource."""
+        text = self.kubectl("get", "--raw", "/metrics").stdout
+        counts = {}
+        for line in text.splitlines():
+            if not line.startswith("apiserver_request_total{"):
+                continue
+            series, value = line.rsplit(" ", 1)
+            labels = dict(p.split("=", 1) for p in series.split("{", 1)[1].rstrip("}").split(","))
+            labels = {k: v.strip('"') for k, v in labels.items()}
+            if labels.get("verb") not in ("POST", "PUT", "PATCH", "APPLY", "DELETE"):
+                continue
+            key = labels.get("resource", "") + (f"/{labels['subresource']}"
+                                                 if labels.get("subresource") else "")
+            counts[key] = counts.get(key, 0) + float(value)
+        return counts
+
     def calls(self, sim_url):
         return json.loads(http_get(f"{sim_url}/_sim/calls"))["calls"]
 
@@ -288,6 +305,7 @@ class Bench:
         self.namespace(namespace)
         operator, port = self.start_operator(f"operator-{label}", namespace, sim_url)
         self.reset_calls(sim_url)
+        writes_before = self.apiserver_writes()
         log(f"converging {users} users in {customers} customers (latency 0)")
         started = time.monotonic()
         apply_s = self.apply(namespace, users, customers)
@@ -316,6 +334,12 @@ class Bench:
             out.update(self.forced_resync(namespace, label, sim_url, port, total,
                                           self.minimum_lists(users, customers)))
             out[f"cpu_{label}_s"] = round(proc_cpu_s(operator.pid), 2)
+        # Everything written to the API server meanwhile (kubectl's creates and annotations too).
+        after = self.apiserver_writes()
+        delta = {k: v - writes_before.get(k, 0) for k, v in after.items()}
+        delta = {k: int(v) for k, v in sorted(delta.items()) if v >= total / 10}
+        log("API server writes by resource:", delta)
+        out[f"apiserver_writes_per_resource_{label}"] = round(sum(delta.values()) / total, 2)
         return out, (operator, port, sim, sim_url, namespace)
 
     def forced_resync(self, namespace, label, sim_url, port, total, minimum):

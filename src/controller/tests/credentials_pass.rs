@@ -124,3 +124,43 @@ async fn a_missing_secret_is_named_and_no_login_is_tried() {
     );
     assert_eq!(world.sim.sim.call_count("POST", "/auth/token", 200), 0);
 }
+
+#[tokio::test]
+async fn passes_that_ask_together_share_a_read_and_none_uses_one_sent_before_it_asked() {
+    let world = World::new().await;
+    put_credentials(&world, "first-password-0123456789");
+    let secrets = &world.ctx.secrets;
+    let asks = (0..5).map(|_| secrets.account(super::NS, Some(WRONG)));
+    for account in futures::future::join_all(asks).await {
+        let account = account.expect("an account");
+        assert_eq!(
+            account.credentials.password.expose(),
+            "first-password-0123456789"
+        );
+    }
+    let gets = |world: &World| {
+        world
+            .kube
+            .call_lines()
+            .iter()
+            .filter(|line| *line == &format!("GET {}", secret_path(WRONG)))
+            .count()
+    };
+    assert_eq!(
+        gets(&world),
+        2,
+        "the first read, then one for all who asked while it was in flight"
+    );
+
+    // Changed before the next pass asks: that pass reads it, not the earlier read.
+    put_credentials(&world, "second-password-0123456789");
+    let account = secrets
+        .account(super::NS, Some(WRONG))
+        .await
+        .expect("an account");
+    assert_eq!(
+        account.credentials.password.expose(),
+        "second-password-0123456789"
+    );
+    assert_eq!(gets(&world), 3);
+}

@@ -58,22 +58,45 @@ async fn console_customer(world: &World, display_name: &str) {
 }
 
 #[tokio::test]
-async fn the_first_pass_only_adds_the_finalizer() {
+async fn the_first_pass_adds_the_finalizer_then_goes_on_and_no_pass_starts_from_the_copy_before_it()
+{
     let mut world = World::new().await;
     let mut fresh = customer("c", "Delete", json!({}));
     fresh.metadata.finalizers = None;
     world.customer(&fresh);
+    // What the API server answers to the operator's writes: the copy after them.
+    let mut written = serde_json::to_value(&fresh).expect("json");
+    written["metadata"]["resourceVersion"] = json!("2");
+    written["metadata"]["finalizers"] = json!(["admin.corti.app/cleanup"]);
+    world.kube.put(&format!("{CUSTOMERS}/c"), written);
     world.pass(&fresh).await;
-    assert_eq!(
-        world.kube.call_lines(),
-        lines(&[&format!("PATCH {CUSTOMERS}/c")])
-    );
+    let calls = world.kube.call_lines();
+    assert_eq!(calls[0], format!("PATCH {CUSTOMERS}/c"), "{calls:?}");
     let patch = &world.kube.calls()[0].body;
     assert_eq!(
         patch[0]["op"], "test",
         "guarded by the resourceVersion: {patch}"
     );
-    assert!(world.admin_calls().is_empty());
+    assert_eq!(
+        calls.last(),
+        Some(&format!("PATCH {CUSTOMERS}/c/status")),
+        "then the create and its record, in the same pass: {calls:?}"
+    );
+    assert_eq!(
+        world.admin_calls().last().map(String::as_str),
+        Some("POST /projects/{projectId}/customers 201")
+    );
+    assert_eq!(
+        world.kube.events(),
+        vec!["Created".to_string()],
+        "one Event for the create: the intent and the Ready it led to are not told again"
+    );
+
+    // A pass (a wake, a timer) over the copy from before the finalizer write waits for the cache.
+    world.reset_calls();
+    world.pass(&fresh).await;
+    assert!(world.kube.calls().is_empty() && world.admin_calls().is_empty());
+    assert!(world.kube.events().is_empty());
 }
 
 #[tokio::test]

@@ -226,6 +226,7 @@ impl World {
             claims: Registry::default(),
             backoff: Backoff::default(),
             own_writes: Arc::default(),
+            triggers: Arc::default(),
             midway: std::sync::Mutex::default(),
         });
         let mut world = Self {

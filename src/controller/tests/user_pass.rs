@@ -341,3 +341,37 @@ async fn a_failed_update_after_a_create_still_records_the_user_as_created() {
         Some(json!("Created"))
     );
 }
+
+#[tokio::test]
+async fn a_create_is_one_event_and_a_refused_create_after_its_intent_is_still_told() {
+    let mut world = World::new().await;
+    ready_customer(&mut world).await;
+    let fresh = user(json!({}), json!({}));
+    world.user(&fresh);
+    world.pass(&fresh).await;
+    assert_eq!(world.kube.events(), vec!["Created".to_string()]);
+
+    let mut world = World::new().await;
+    ready_customer(&mut world).await;
+    world.sim.sim.set_faults(crate::sim::Faults {
+        fail_next: [(
+            "POST /projects/{projectId}/customers/{customerId}/users".to_string(),
+            crate::sim::FailNext {
+                count: 1,
+                status: 503,
+            },
+        )]
+        .into(),
+        ..crate::sim::Faults::default()
+    });
+    world.user(&fresh);
+    world.pass(&fresh).await;
+    let writes = world.kube.status_writes();
+    assert_eq!(writes[0]["conditions"][0]["reason"], "Creating");
+    assert_eq!(writes[1]["conditions"][0]["reason"], "RemoteUnavailable");
+    assert_eq!(
+        world.kube.events(),
+        vec!["RemoteUnavailable".to_string()],
+        "the intent is not told; the failure after it is"
+    );
+}
