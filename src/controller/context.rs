@@ -109,11 +109,15 @@ impl Context {
         self.backoff.next_action(&self.settings, object, retry)
     }
 
-    /// After a successful pass that must look again within `limit` (sooner than the resync).
+    /// After a successful pass that must look again within `limit`: a timer of its own when that
+    /// comes before the periodic resync (see `sweep`).
     pub fn next_action_within(&self, object: &str, limit: Duration) -> Action {
         self.backoff.forget(object);
-        let jitter: f64 = rand::random();
-        Action::requeue(resync_delay(self.settings.resync_period, jitter).min(limit))
+        if limit < self.settings.resync_period {
+            Action::requeue(limit)
+        } else {
+            Action::await_change()
+        }
     }
 
     pub fn forget(&self, object: &str) {
@@ -140,9 +144,10 @@ impl Backoff {
         let mut streaks = self.streaks.lock().unwrap_or_else(PoisonError::into_inner);
         let jitter: f64 = rand::random();
         match retry {
+            // The periodic resync comes from `sweep`, not from a timer per resource.
             None => {
                 streaks.remove(object);
-                Action::requeue(resync_delay(settings.resync_period, jitter))
+                Action::await_change()
             }
             Some(Retry::Backoff(retry_after)) => {
                 let streak = streaks.entry(object.to_string()).or_default();

@@ -25,6 +25,7 @@ mod resync; // observe: the resync annotation
 mod retry; // when to look again
 mod secret_reader; // observe: the Secrets a pass acts with
 mod status; // record: status
+mod sweep; // wiring: the periodic resync
 mod triggers; // wiring: which changes start a pass
 mod user; // the CustomerUser pass
 mod user_index; // observe: users by email and by Customer
@@ -103,6 +104,15 @@ pub async fn run(
     let (user_store, user_writer) = reflector::store();
     let (wake_users, users_woken) = futures::channel::mpsc::unbounded();
     let (wake_customers, customers_woken) = futures::channel::mpsc::unbounded();
+
+    // Each resource is looked at again once per resync period (see `sweep`).
+    let period = config.settings.resync_period;
+    tokio::spawn(sweep::sweep(
+        customer_store.clone(),
+        wake_customers.clone(),
+        period,
+    ));
+    tokio::spawn(sweep::sweep(user_store.clone(), wake_users.clone(), period));
 
     // A Customer wakes its users when its readiness changes (they wait for it to be Ready).
     let mut readiness = wakes::CustomerReadiness::default();

@@ -15,23 +15,27 @@ use crate::observe::email_key;
 type UserRef = ObjectRef<CustomerUser>;
 
 /// An email is nearly always one user's, so its users are a short list, not a set (a set's
-/// smallest table holds four). A Customer's users are many: a set.
+/// smallest table holds four). A Customer's users are many: a set. Each user's reference is held
+/// once, shared by both maps; emails are kept as hashes (callers compare the users' own emails:
+/// see `with_email`).
 #[derive(Debug, Default)]
 struct Maps {
-    by_email: HashMap<String, Vec<UserRef>>,
-    by_customer: HashMap<ObjectRef<Customer>, HashSet<UserRef>>,
+    by_email: HashMap<u64, Vec<Arc<UserRef>>>,
+    by_customer: HashMap<ObjectRef<Customer>, HashSet<Arc<UserRef>>>,
 }
 
 impl Maps {
     fn insert(&mut self, user: &CustomerUser) {
+        let same_email = self.by_email.entry(email_hash(user)).or_default();
         let reference = user_ref(user);
-        let same_email = self
-            .by_email
-            .entry(email_key(&user.spec.email))
-            .or_default();
-        if !same_email.contains(&reference) {
-            same_email.push(reference.clone());
-        }
+        let reference = match same_email.iter().find(|other| ***other == reference) {
+            Some(held) => held.clone(),
+            None => {
+                let reference = Arc::new(reference);
+                same_email.push(reference.clone());
+                reference
+            }
+        };
         if let Some(customer) = customer_of(user) {
             self.by_customer
                 .entry(customer)
@@ -42,9 +46,9 @@ impl Maps {
 
     fn remove(&mut self, user: &CustomerUser) {
         let reference = user_ref(user);
-        let email = email_key(&user.spec.email);
+        let email = email_hash(user);
         if let Some(same_email) = self.by_email.get_mut(&email) {
-            same_email.retain(|other| other != &reference);
+            same_email.retain(|other| **other != reference);
             if same_email.is_empty() {
                 self.by_email.remove(&email);
             }
@@ -58,6 +62,17 @@ impl Maps {
             }
         }
     }
+}
+
+fn email_hash(user: &CustomerUser) -> u64 {
+    hash_of_email(&email_key(&user.spec.email))
+}
+
+fn hash_of_email(email: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    email.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Name and namespace only: `ObjectRef::from_obj` also keeps the uid and resourceVersion, which
@@ -104,9 +119,14 @@ impl UserIndex {
         }
     }
 
-    /// Users whose email is `email` under `email_key`, in any namespace.
+    /// Users whose email is `email` under `email_key`, in any namespace, and maybe a few others
+    /// (emails are kept as hashes): a caller compares each user's own email.
     pub fn with_email(&self, email: &str) -> Vec<UserRef> {
-        self.read(|maps| maps.by_email.get(email).cloned())
+        self.read(|maps| {
+            maps.by_email
+                .get(&hash_of_email(email))
+                .map(|users| users.iter().map(|user| UserRef::clone(user)).collect())
+        })
     }
 
     /// Users whose `customerRef` names `customer`.
@@ -114,7 +134,7 @@ impl UserIndex {
         self.read(|maps| {
             maps.by_customer
                 .get(customer)
-                .map(|users| users.iter().cloned().collect())
+                .map(|users| users.iter().map(|user| UserRef::clone(user)).collect())
         })
     }
 
