@@ -60,8 +60,7 @@ pub struct RunArgs {
     /// Namespaces to reconcile, comma-separated; all when empty.
     #[arg(long, env = "CORTI_WATCH_NAMESPACES", value_delimiter = ',')]
     pub namespaces: Vec<String>,
-    /// Admin API calls in flight at once, for the whole process. Up to four times as many passes
-    /// run at once per kind, so that a pass waiting on Kubernetes holds no Admin API call slot.
+    /// Admin API calls in flight at once for the whole process, and passes at once per kind.
     #[arg(long, env = "CORTI_CONCURRENCY", default_value_t = 4)]
     pub concurrency: u16,
     /// Threads that run passes and watches. 1 (the default) runs everything on one thread: the

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
+use secrecy::ExposeSecret;
 
 use super::error::{CredentialsGap, Error, PasswordGap};
 use crate::admin_api::{Credentials, Password};
@@ -21,7 +22,9 @@ use crate::crd::{Ownership, OwnershipStatus};
 
 /// What one `get` of a Secret tells.
 struct SecretRead {
-    data: HashMap<String, String>,
+    /// Values that cannot be printed and are wiped when dropped: a shared read is kept until the
+    /// next read of its Secret.
+    data: HashMap<String, secrecy::SecretString>,
     /// `uid/resourceVersion`.
     version: String,
     held: bool,
@@ -200,7 +203,7 @@ impl SecretReader {
         let field = |key: &'static str| {
             read.data
                 .get(key)
-                .map(|value| value.trim().to_string())
+                .map(|value| value.expose_secret().trim().to_string())
                 .filter(|value| !value.is_empty())
                 .ok_or_else(|| CredentialsGap::KeyMissing {
                     namespace: namespace.clone(),
@@ -259,7 +262,7 @@ impl SecretReader {
         let password = read
             .data
             .get(key)
-            .map(|value| Password::new(value.trim_end_matches(['\n', '\r'])))
+            .map(|value| Password::new(value.expose_secret().trim_end_matches(['\n', '\r'])))
             .ok_or_else(|| PasswordGap::KeyMissing {
                 namespace: namespace.to_string(),
                 name: name.to_string(),
@@ -320,7 +323,10 @@ impl SecretReader {
                 .data
                 .unwrap_or_default()
                 .into_iter()
-                .map(|(key, value)| (key, String::from_utf8_lossy(&value.0).into_owned()))
+                .map(|(key, value)| {
+                    let value = String::from_utf8_lossy(&value.0).into_owned();
+                    (key, secrecy::SecretString::from(value))
+                })
                 .collect();
             SecretRead {
                 data,
