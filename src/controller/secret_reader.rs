@@ -83,6 +83,9 @@ struct SharedReads {
     last: Mutex<HashMap<SecretKey, Arc<tokio::sync::Mutex<Option<LastRead>>>>>,
 }
 
+/// How long a pass waits for the shared read of a credentials Secret before reading on its own.
+const SHARED_READ_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A read, and the ticket taken when it was sent.
 type LastRead = (u64, Arc<SecretRead>);
 
@@ -282,7 +285,10 @@ impl SecretReader {
             .entry(secret.clone())
             .or_default()
             .clone();
-        let mut last = slot.lock().await;
+        let Ok(mut last) = tokio::time::timeout(SHARED_READ_PATIENCE, slot.lock()).await else {
+            // The read ahead is slow (a connection that hangs): this pass reads on its own.
+            return Ok(self.read(secret).await?.map(Arc::new));
+        };
         if let Some((sent, read)) = last.as_ref()
             && *sent > asked
         {
@@ -340,6 +346,34 @@ impl SecretReader {
 #[cfg(test)]
 mod tests {
     use super::default_serves;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pass_stuck_behind_a_slow_shared_read_reads_on_its_own() {
+        let world = crate::controller::tests::World::new().await;
+        let reader = &world.ctx.secrets;
+        let key = (
+            crate::controller::tests::NS.to_string(),
+            crate::controller::tests::SECRET.to_string(),
+        );
+        let slot = reader
+            .shared
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(key)
+            .or_default()
+            .clone();
+        let _read_in_flight = slot.lock().await;
+        let started = tokio::time::Instant::now();
+        let account = reader
+            .account(
+                crate::controller::tests::NS,
+                Some(crate::controller::tests::SECRET),
+            )
+            .await;
+        assert!(account.is_ok(), "{account:?}");
+        assert_eq!(started.elapsed(), super::SHARED_READ_PATIENCE);
+    }
 
     #[test]
     fn default_credentials_serve_only_the_namespaces_listed() {
