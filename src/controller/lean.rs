@@ -30,27 +30,24 @@ pub trait FromParts: Managed {
     fn from_parts(metadata: ObjectMeta, spec: Self::Spec, status: Option<Self::Status>) -> Self;
 }
 
-impl FromParts for Customer {
-    type Spec = crate::crd::CustomerSpec;
-    fn from_parts(metadata: ObjectMeta, spec: Self::Spec, status: Option<Self::Status>) -> Self {
-        Self {
-            metadata,
-            spec,
-            status,
+/// Both kinds are put together alike.
+macro_rules! from_parts {
+    ($kind:ty, $spec:ty) => {
+        impl FromParts for $kind {
+            type Spec = $spec;
+            fn from_parts(metadata: ObjectMeta, spec: $spec, status: Option<Self::Status>) -> Self {
+                Self {
+                    metadata,
+                    spec,
+                    status,
+                }
+            }
         }
-    }
+    };
 }
 
-impl FromParts for CustomerUser {
-    type Spec = crate::crd::CustomerUserSpec;
-    fn from_parts(metadata: ObjectMeta, spec: Self::Spec, status: Option<Self::Status>) -> Self {
-        Self {
-            metadata,
-            spec,
-            status,
-        }
-    }
-}
+from_parts!(Customer, crate::crd::CustomerSpec);
+from_parts!(CustomerUser, crate::crd::CustomerUserSpec);
 
 /// A copy of `K` as the caches keep it (what the watches decode).
 #[derive(Clone, Debug)]
