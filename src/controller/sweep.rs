@@ -31,6 +31,10 @@ pub async fn sweep<K: Managed>(
     let mut slot = 0;
     loop {
         tokio::time::sleep_until(at).await;
+        // The controller is gone (shutdown, or leadership lost): even an empty cache ends here.
+        if wake.is_closed() {
+            return;
+        }
         for object in store.state() {
             let (namespace, name) = (object.namespace().unwrap_or_default(), object.name_any());
             if slot_of(&namespace, &name) != slot {
@@ -95,6 +99,18 @@ mod tests {
                 "{name}: once per period"
             );
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_sweep_ends_with_its_controller_even_over_an_empty_cache() {
+        let (store, _writer) = reflector::store::<CustomerUser>();
+        let (wake, woken) = futures::channel::mpsc::unbounded();
+        let sweeping = tokio::spawn(sweep(store, wake, Duration::from_secs(30)));
+        drop(woken);
+        tokio::time::timeout(Duration::from_secs(60), sweeping)
+            .await
+            .expect("ended within a period and a tick")
+            .expect("no panic");
     }
 
     #[test]
