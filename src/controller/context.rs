@@ -54,7 +54,7 @@ pub struct Context {
     pub namespaces: Vec<String>,
     pub claims: Registry,
     pub backoff: Backoff,
-    /// This process's status writes the cache does not show yet.
+    /// This process's writes (status, finalizer) the cache does not show yet.
     pub own_writes: Arc<OwnWrites>,
     /// Which copies from the watch start a pass.
     pub triggers: Arc<super::triggers::Triggers>,

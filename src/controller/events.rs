@@ -140,12 +140,10 @@ fn event_name<K: Managed>(object: &K, stamp: u64) -> String {
 /// collide would at worst count one's Event into the other's series.
 fn resource_key<K: Managed>(object: &K) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    object
-        .meta()
-        .uid
-        .clone()
-        .unwrap_or_else(|| object_key(object))
-        .hash(&mut hasher);
+    match object.meta().uid.as_deref() {
+        Some(uid) => uid.hash(&mut hasher),
+        None => object_key(object).hash(&mut hasher),
+    }
     hasher.finish()
 }
 

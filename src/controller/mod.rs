@@ -17,7 +17,7 @@ mod invitation; // decide + record: email verification past the invitation windo
 mod lean; // observe: what a watch reads of a copy
 mod managed; // the two kinds seen alike
 mod observe_only; // decide + record: managementPolicy Observe and --dry-run
-mod own_writes; // observe: whether the cache shows this process's own last status write
+mod own_writes; // observe: whether the cache shows this process's own last write
 mod ownership; // decide: ownership, adoption, deletion
 mod pass; // the flow of one pass
 pub(crate) mod plan; // decide: fields

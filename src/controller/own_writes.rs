@@ -1,5 +1,5 @@
-//! Observe: whether the cache has caught up with this process's own last status write to an
-//! object. Status writes start no pass, so a pass that starts soon after one (a Customer's wake,
+//! Observe: whether the cache has caught up with this process's own last write to an object (a
+//! status write, or the finalizer its first pass adds). Such writes start no pass, so a pass that starts soon after one (a Customer's wake,
 //! a timer, an edit) may get a cached copy from before it: it would judge its own object without
 //! its latest record (a remote object it created, with no record of the create) and write that
 //! judgement back. Such a pass waits instead, until the watch brings the copy it wrote.
@@ -21,7 +21,7 @@ const SWEEP_AT: usize = 1024;
 /// How soon a pass that found its cached copy behind looks again.
 pub const LAG_RETRY: Duration = Duration::from_millis(100);
 
-/// The resourceVersion of this process's last status write per object (by `object_key`), while the
+/// The resourceVersion of this process's last write per object (by `object_key`), while the
 /// cache has not shown it. Entries leave as the watch brings each copy, so it holds only writes in
 /// flight.
 #[derive(Debug, Default)]

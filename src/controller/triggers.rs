@@ -14,10 +14,10 @@ use std::sync::{Mutex, PoisonError};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::managed::{Managed, object_key};
+use super::managed::Managed;
 
-/// The trigger hash of the last copy seen of each object, keyed by a hash of its `object_key`
-/// (8 bytes instead of the key's string). Two objects whose keys collide could at worst see one
+/// The trigger hash of the last copy seen of each object, keyed by a hash of its kind, namespace
+/// and name (8 bytes instead of a key string). Two objects whose keys collide could at worst see one
 /// another's copy as a change: an extra pass, never a missed one unless their hashes collide too.
 #[derive(Debug, Default)]
 pub struct Triggers(Mutex<HashMap<u64, u64>>);
@@ -47,9 +47,11 @@ impl Triggers {
     }
 }
 
+/// The parts of `object_key`, hashed without building its string (once per watch event).
 fn key_of<K: Managed>(object: &K) -> u64 {
     let mut hasher = DefaultHasher::new();
-    object_key(object).hash(&mut hasher);
+    let meta = object.meta();
+    (K::KIND, meta.namespace.as_deref(), meta.name.as_deref()).hash(&mut hasher);
     hasher.finish()
 }
 
