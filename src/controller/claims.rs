@@ -107,10 +107,20 @@ pub fn would_be_held_by<'a>(mine: &Claim, others: &'a [Claim]) -> Option<&'a Cla
     earlier_claim(&managed, others.iter().filter(|o| o.counts(false)))
 }
 
-/// The claims this process has granted: key -> `namespace/name` of the holder.
+/// The claims this process has granted: key -> `namespace/name` of the holder. Keys are kept as
+/// hashes (a user's key holds project, customer and email: 100 bytes each, 10,000 of them). Two
+/// keys whose hashes collide cannot keep each other's resource from acting: a holder counts only
+/// while it is among the caller's own rivals, which share the caller's real key (`alive`).
 #[derive(Debug, Default)]
 pub struct Registry {
-    held: Mutex<HashMap<String, (String, String)>>,
+    held: Mutex<HashMap<u64, (String, String)>>,
+}
+
+fn hash_of_key(key: &str) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut hasher = DefaultHasher::new();
+    key.hash(&mut hasher);
+    hasher.finish()
 }
 
 impl Registry {
@@ -122,25 +132,27 @@ impl Registry {
         mine: &Claim,
         alive: impl Fn(&str, &str) -> bool,
     ) -> Result<(), (String, String)> {
+        let key = hash_of_key(key);
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((namespace, name)) = held.get(key)
+        if let Some((namespace, name)) = held.get(&key)
             && !(namespace == &mine.namespace && name == &mine.name)
             && alive(namespace, name)
         {
             return Err((namespace.clone(), name.clone()));
         }
-        held.insert(key.to_string(), (mine.namespace.clone(), mine.name.clone()));
+        held.insert(key, (mine.namespace.clone(), mine.name.clone()));
         Ok(())
     }
 
     /// Gives up `key` if `namespace/name` holds it.
     pub fn give_up(&self, key: &str, namespace: &str, name: &str) {
+        let key = hash_of_key(key);
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         if held
-            .get(key)
+            .get(&key)
             .is_some_and(|(ns, n)| ns == namespace && n == name)
         {
-            held.remove(key);
+            held.remove(&key);
         }
     }
 }

@@ -14,7 +14,7 @@ use super::own_writes::OwnWrites;
 use super::retry::{backoff_delay, resync_delay};
 use super::secret_reader::SecretReader;
 use crate::admin_api::AdminClient;
-use crate::crd::{Customer, CustomerUser};
+use crate::crd::Customer;
 use crate::metrics::Metrics;
 use crate::observe::Snapshots;
 
@@ -44,7 +44,7 @@ pub struct Context {
     pub snapshots: Snapshots,
     pub secrets: SecretReader,
     pub customers: Store<Customer>,
-    pub users: Store<CustomerUser>,
+    pub users: Store<super::packed::PackedUser>,
     /// Users by email and by Customer, kept with `users`.
     pub user_index: super::user_index::UserIndex,
     pub events: super::events::EventWriter,

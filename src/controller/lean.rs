@@ -6,7 +6,8 @@
 //!
 //! What a cached copy keeps: the metadata a pass or its trigger reads, only the operator's own
 //! annotations (`admin.corti.app/*`: pause, resync), no labels, and of the managed fields only
-//! when the resync annotation was last written (see `resync::requested_at`).
+//! when the resync annotation was last written (see `resync::requested_at`). Customers are
+//! cached as `Lean<Customer>`, users as `packed::Packed` (the same metadata; the status as text).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -25,9 +26,10 @@ use crate::crd::{Customer, CustomerUser};
 const OWN_ANNOTATIONS: &str = "admin.corti.app/";
 
 /// A kind put together from its parts, as the watch reads them.
-pub trait FromParts: Managed {
-    type Spec: DeserializeOwned;
+pub trait FromParts: Managed<Status: DeserializeOwned> {
+    type Spec: DeserializeOwned + Clone + fmt::Debug + Send + Sync + 'static;
     fn from_parts(metadata: ObjectMeta, spec: Self::Spec, status: Option<Self::Status>) -> Self;
+    fn into_parts(self) -> (ObjectMeta, Self::Spec, Option<Self::Status>);
 }
 
 /// Both kinds are put together alike.
@@ -41,6 +43,9 @@ macro_rules! from_parts {
                     spec,
                     status,
                 }
+            }
+            fn into_parts(self) -> (ObjectMeta, $spec, Option<Self::Status>) {
+                (self.metadata, self.spec, self.status)
             }
         }
     };
@@ -77,27 +82,30 @@ impl<K: Managed> Resource for Lean<K> {
     }
 }
 
-impl<'de, K> Deserialize<'de> for Lean<K>
-where
-    K: FromParts,
-    K::Status: DeserializeOwned,
-{
+impl<'de, K: FromParts> Deserialize<'de> for Lean<K> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(bound(deserialize = "S: DeserializeOwned, St: DeserializeOwned"))]
-        struct Wire<S, St> {
-            metadata: LeanMeta,
-            spec: S,
-            #[serde(default)]
-            status: Option<St>,
-        }
-        let wire = Wire::<K::Spec, K::Status>::deserialize(deserializer)?;
-        Ok(Self(K::from_parts(
-            wire.metadata.into_meta(),
-            wire.spec,
-            wire.status,
-        )))
+        let (metadata, spec, status) = decode::<D, K::Spec, K::Status>(deserializer)?;
+        Ok(Self(K::from_parts(metadata, spec, status)))
     }
+}
+
+/// Reads a copy's metadata (lean), spec and status (as `St`: typed, or kept as text by `Packed`).
+pub fn decode<'de, D, S, St>(deserializer: D) -> Result<(ObjectMeta, S, Option<St>), D::Error>
+where
+    D: Deserializer<'de>,
+    S: DeserializeOwned,
+    St: DeserializeOwned,
+{
+    #[derive(Deserialize)]
+    #[serde(bound(deserialize = "S: DeserializeOwned, St: DeserializeOwned"))]
+    struct Wire<S, St> {
+        metadata: LeanMeta,
+        spec: S,
+        #[serde(default)]
+        status: Option<St>,
+    }
+    let wire = Wire::<S, St>::deserialize(deserializer)?;
+    Ok((wire.metadata.into_meta(), wire.spec, wire.status))
 }
 
 /// The metadata a cached copy keeps; every other field is skipped unread.

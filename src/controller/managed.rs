@@ -10,19 +10,23 @@ use crate::crd::{
     Customer, CustomerStatus, CustomerUser, CustomerUserStatus, ManagementPolicy, SyncStatus,
 };
 
-/// A kind this operator manages.
-pub trait Managed:
+/// What the wiring (triggers, own writes, sweep, backoff) reads of a cached copy: the name of its
+/// kind, and its metadata. The two kinds, and a `Packed` copy of one.
+pub trait Keyed:
     Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
     + Clone
     + Debug
     + DeserializeOwned
-    + Serialize
     + Send
     + Sync
     + 'static
 {
-    type Status: Clone + Debug + Default + PartialEq + Serialize + Send;
     const KIND: &'static str;
+}
+
+/// A kind this operator manages.
+pub trait Managed: Keyed + Serialize {
+    type Status: Clone + Debug + Default + PartialEq + Serialize + Send;
     fn current_status(&self) -> Option<&Self::Status>;
     /// The part of the status every managed kind shares.
     fn sync_status(status: &Self::Status) -> &SyncStatus;
@@ -46,9 +50,12 @@ pub trait Managed:
 /// spec names.
 macro_rules! managed_kind {
     ($kind:ty, $status:ty, $name:literal) => {
+        impl Keyed for $kind {
+            const KIND: &'static str = $name;
+        }
+
         impl Managed for $kind {
             type Status = $status;
-            const KIND: &'static str = $name;
 
             fn current_status(&self) -> Option<&$status> {
                 self.status.as_ref()
@@ -80,7 +87,7 @@ managed_kind!(Customer, CustomerStatus, "Customer");
 managed_kind!(CustomerUser, CustomerUserStatus, "CustomerUser");
 
 /// `kind/namespace/name`: how logs, metrics keys and backoff name a resource (never an email).
-pub fn object_key<K: Managed>(object: &K) -> String {
+pub fn object_key<K: Keyed>(object: &K) -> String {
     format!(
         "{}/{}/{}",
         K::KIND,

@@ -19,6 +19,7 @@ mod managed; // the two kinds seen alike
 mod observe_only; // decide + record: managementPolicy Observe and --dry-run
 mod own_writes; // observe: whether the cache shows this process's own last write
 mod ownership; // decide: ownership, adoption, deletion
+mod packed; // observe: the CustomerUser cache, statuses kept as text
 mod pass; // the flow of one pass
 pub(crate) mod plan; // decide: fields
 mod resync; // observe: the resync annotation
@@ -53,9 +54,9 @@ pub use error::Error;
 pub use finalizer::SECRET_FINALIZER;
 pub use secret_reader::{SecretKey, SecretReader};
 
-use self::managed::{Managed, object_key};
+use self::managed::{Keyed, object_key};
 use crate::admin_api::AdminClient;
-use crate::crd::{Customer, CustomerUser};
+use crate::crd::Customer;
 use crate::metrics::Metrics;
 use crate::observe::Snapshots;
 
@@ -83,7 +84,7 @@ pub async fn run(
     config: RunConfig,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let (customers, users): (Api<lean::Lean<Customer>>, Api<lean::Lean<CustomerUser>>) =
+    let (customers, users): (Api<lean::Lean<Customer>>, Api<packed::PackedUser>) =
         match config.namespaces.as_slice() {
             [namespace] => (
                 Api::namespaced(kube.clone(), namespace),
@@ -135,7 +136,7 @@ pub async fn run(
     // (it waits for its users to be gone; otherwise it needs nothing from them).
     let (index, deleting) = (user_index.clone(), customer_store.clone());
     let (written, seen) = (own_writes.clone(), triggers.clone());
-    let user_events = reflector(user_writer, watcher(users, watch).map_ok(lean::unwrap))
+    let user_events = reflector(user_writer, watcher(users, watch))
         .inspect(move |event| {
             if let Ok(event) = event {
                 follow_own_writes(&written, &seen, event);
@@ -204,19 +205,19 @@ pub async fn run(
     let users = user_controller
         .graceful_shutdown_on(stop_users)
         .run(
-            scoped_pass::<CustomerUser>(namespaces),
-            error_policy::<CustomerUser>,
+            scoped_pass::<packed::PackedUser>(namespaces),
+            error_policy::<packed::PackedUser>,
             context,
         )
         .for_each(log_result);
     futures::join!(customers, users);
 }
 
-/// A pass of `K` over objects of the watched namespaces; others (a cluster-wide watch that serves
+/// A pass over a cached copy of the watched namespaces; others (a cluster-wide watch that serves
 /// a namespace list) are left alone.
-fn scoped_pass<K: pass::Reconciled>(
+fn scoped_pass<C: packed::Cached>(
     namespaces: Arc<Vec<String>>,
-) -> impl FnMut(Arc<K>, Arc<Context>) -> futures::future::BoxFuture<'static, Result<Action, Error>>
+) -> impl FnMut(Arc<C>, Arc<Context>) -> futures::future::BoxFuture<'static, Result<Action, Error>>
 {
     move |object, ctx| {
         let namespaces = namespaces.clone();
@@ -224,13 +225,13 @@ fn scoped_pass<K: pass::Reconciled>(
             if !in_scope(&namespaces, object.as_ref()) {
                 return Ok(Action::await_change());
             }
-            pass::reconcile(object, ctx).await
+            pass::reconcile(object.whole()?, ctx).await
         })
     }
 }
 
 /// Copies worth a pass (see `triggers`).
-fn worth_a_pass<K: Managed>(
+fn worth_a_pass<K: Keyed>(
     triggers: Arc<triggers::Triggers>,
 ) -> impl FnMut(&K) -> futures::future::Ready<bool> {
     move |object| futures::future::ready(triggers.worth_a_pass(object))
@@ -238,7 +239,7 @@ fn worth_a_pass<K: Managed>(
 
 /// Forgets this process's writes as the watch shows them (see `own_writes`), and a deleted
 /// object's last trigger.
-fn follow_own_writes<K: Managed>(
+fn follow_own_writes<K: Keyed>(
     writes: &own_writes::OwnWrites,
     triggers: &triggers::Triggers,
     event: &watcher::Event<K>,
@@ -276,7 +277,7 @@ fn shutdown_pair(
     (wait(rx.clone()), wait(rx))
 }
 
-fn in_scope<K: Managed>(namespaces: &[String], object: &K) -> bool {
+fn in_scope<K: Keyed>(namespaces: &[String], object: &K) -> bool {
     namespaces.is_empty()
         || object
             .namespace()
@@ -295,7 +296,7 @@ where
 
 /// Only errors that kept a pass from writing status land here (the Kubernetes API failed).
 #[allow(clippy::needless_pass_by_value)] // the signature kube-runtime asks for
-fn error_policy<K: Managed>(object: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
+fn error_policy<K: Keyed>(object: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
     tracing::warn!(object = %object_key(object.as_ref()), error = %error.chain(), "reconcile failed");
     ctx.metrics
         .reconcile_error(K::KIND, error.reason().as_str());

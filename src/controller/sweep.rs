@@ -14,14 +14,14 @@ use futures::channel::mpsc::UnboundedSender;
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 
-use super::managed::Managed;
+use super::managed::Keyed;
 
 /// Ticks per period.
 const SLOTS: u32 = 300;
 
 /// Wakes each resource of `store` once per `period` through `wake`, from one period after the
 /// start (the start itself gives every resource a pass). Ends when `wake` is closed.
-pub async fn sweep<K: Managed>(
+pub async fn sweep<K: Keyed>(
     store: Store<K>,
     wake: UnboundedSender<ObjectRef<K>>,
     period: Duration,

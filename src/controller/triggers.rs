@@ -14,7 +14,7 @@ use std::sync::{Mutex, PoisonError};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::managed::Managed;
+use super::managed::Keyed;
 
 /// The trigger hash of the last copy seen of each object, keyed by a hash of its kind, namespace
 /// and name (8 bytes instead of a key string). Two objects whose keys collide could at worst see one
@@ -25,7 +25,7 @@ pub struct Triggers(Mutex<HashMap<u64, u64>>);
 impl Triggers {
     /// Whether this copy from the watch differs from the last one in what starts a pass;
     /// remembers it.
-    pub fn worth_a_pass<K: Managed>(&self, object: &K) -> bool {
+    pub fn worth_a_pass<K: Keyed>(&self, object: &K) -> bool {
         let key = key_of(object);
         let hash = trigger_hash(object.meta(), None);
         self.lock().insert(key, hash) != Some(hash)
@@ -33,12 +33,12 @@ impl Triggers {
 
     /// The pass is about to add `finalizer` to `object`: the copy that write brings is not a
     /// change worth a pass (a change made meanwhile by someone else still is).
-    pub fn expect_finalizer<K: Managed>(&self, object: &K, finalizer: &str) {
+    pub fn expect_finalizer<K: Keyed>(&self, object: &K, finalizer: &str) {
         let hash = trigger_hash(object.meta(), Some(finalizer));
         self.lock().insert(key_of(object), hash);
     }
 
-    pub fn forget<K: Managed>(&self, object: &K) {
+    pub fn forget<K: Keyed>(&self, object: &K) {
         self.lock().remove(&key_of(object));
     }
 
@@ -48,7 +48,7 @@ impl Triggers {
 }
 
 /// The parts of `object_key`, hashed without building its string (once per watch event).
-fn key_of<K: Managed>(object: &K) -> u64 {
+fn key_of<K: Keyed>(object: &K) -> u64 {
     let mut hasher = DefaultHasher::new();
     let meta = object.meta();
     (K::KIND, meta.namespace.as_deref(), meta.name.as_deref()).hash(&mut hasher);

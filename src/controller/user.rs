@@ -63,7 +63,7 @@ async fn sync(
     let target = target(ctx, user).await?;
     status.customer_id = Some(target.customer_id.clone());
     status.project_id = Some(target.account.credentials.project_id.clone());
-    let others = rivals(ctx, user, &target);
+    let others = rivals(ctx, user, &target)?;
     let claim = claim_key(
         &target.account.credentials.project_id,
         &target.customer_id,

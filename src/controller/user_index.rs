@@ -9,10 +9,11 @@ use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 
-use crate::crd::{Customer, CustomerUser};
+use super::packed::PackedUser;
+use crate::crd::Customer;
 use crate::observe::email_key;
 
-type UserRef = ObjectRef<CustomerUser>;
+type UserRef = ObjectRef<PackedUser>;
 
 /// An email is nearly always one user's, so its users are a short list, not a set (a set's
 /// smallest table holds four). A Customer's users are many: a set. Each user's reference is held
@@ -25,7 +26,7 @@ struct Maps {
 }
 
 impl Maps {
-    fn insert(&mut self, user: &CustomerUser) {
+    fn insert(&mut self, user: &PackedUser) {
         let same_email = self.by_email.entry(email_hash(user)).or_default();
         let reference = user_ref(user);
         let reference = match same_email.iter().find(|other| ***other == reference) {
@@ -44,7 +45,7 @@ impl Maps {
         }
     }
 
-    fn remove(&mut self, user: &CustomerUser) {
+    fn remove(&mut self, user: &PackedUser) {
         let reference = user_ref(user);
         let email = email_hash(user);
         if let Some(same_email) = self.by_email.get_mut(&email) {
@@ -64,7 +65,7 @@ impl Maps {
     }
 }
 
-fn email_hash(user: &CustomerUser) -> u64 {
+fn email_hash(user: &PackedUser) -> u64 {
     hash_of_email(&email_key(&user.spec.email))
 }
 
@@ -77,7 +78,7 @@ fn hash_of_email(email: &str) -> u64 {
 
 /// Name and namespace only: `ObjectRef::from_obj` also keeps the uid and resourceVersion, which
 /// equality ignores and nothing here reads.
-fn user_ref(user: &CustomerUser) -> UserRef {
+fn user_ref(user: &PackedUser) -> UserRef {
     let reference = ObjectRef::new(&user.name_any());
     match user.namespace() {
         Some(namespace) => reference.within(&namespace),
@@ -86,7 +87,7 @@ fn user_ref(user: &CustomerUser) -> UserRef {
 }
 
 /// The Customer a user names by `customerRef` (none for a `customerId` user).
-pub fn customer_of(user: &CustomerUser) -> Option<ObjectRef<Customer>> {
+pub fn customer_of(user: &PackedUser) -> Option<ObjectRef<Customer>> {
     let name = &user.spec.customer_ref.as_ref()?.name;
     Some(ObjectRef::new(name).within(&user.namespace()?))
 }
@@ -101,7 +102,7 @@ pub struct UserIndex {
 
 impl UserIndex {
     /// Follows one watch event, before the cache's own copy is read by any pass.
-    pub fn follow(&self, event: &watcher::Event<CustomerUser>) {
+    pub fn follow(&self, event: &watcher::Event<PackedUser>) {
         match event {
             watcher::Event::Apply(user) => self.write().insert(user),
             watcher::Event::Delete(user) => self.write().remove(user),
@@ -156,7 +157,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn user(name: &str, email: &str, customer: &str) -> CustomerUser {
+    fn user(name: &str, email: &str, customer: &str) -> PackedUser {
         serde_json::from_value(json!({
             "apiVersion": "admin.corti.app/v1alpha1",
             "kind": "CustomerUser",

@@ -3,26 +3,34 @@
 use super::claim_check::claim_of;
 use super::claims::Claim;
 use super::context::Context;
+use super::error::Error;
+use super::packed::Cached;
 use super::user_target::Target;
 use crate::crd::CustomerUser;
 use crate::observe::email_key;
 
 /// Other CustomerUsers with the same email (any case) in the same remote customer, from the
-/// email index: no scan of every cached user.
-pub fn rivals(ctx: &Context, user: &CustomerUser, target: &Target) -> Vec<Claim> {
+/// email index: no scan of every cached user. Each rival's status is read from its packed copy;
+/// one that cannot be read stops the pass (it could be the record of who owns the remote user).
+pub fn rivals(ctx: &Context, user: &CustomerUser, target: &Target) -> Result<Vec<Claim>, Error> {
     let email = email_key(&user.spec.email);
     let project = target.account.credentials.project_id.as_str();
-    ctx.user_index
-        .with_email(&email)
-        .iter()
-        .filter_map(|reference| ctx.users.get(reference))
-        .filter(|other| email_key(&other.spec.email) == email)
-        .filter(|other| {
-            other.status.as_ref().is_some_and(|s| {
-                s.customer_id.as_deref() == Some(target.customer_id.as_str())
-                    && s.project_id.as_deref() == Some(project)
-            })
-        })
-        .map(|other| claim_of(other.as_ref()))
-        .collect()
+    let mut claims = Vec::new();
+    for reference in ctx.user_index.with_email(&email) {
+        let Some(other) = ctx.users.get(&reference) else {
+            continue;
+        };
+        if email_key(&other.spec.email) != email {
+            continue;
+        }
+        let other = other.whole()?;
+        let same_customer = other.status.as_ref().is_some_and(|s| {
+            s.customer_id.as_deref() == Some(target.customer_id.as_str())
+                && s.project_id.as_deref() == Some(project)
+        });
+        if same_customer {
+            claims.push(claim_of(other.as_ref()));
+        }
+    }
+    Ok(claims)
 }

@@ -8,8 +8,9 @@ use kube::runtime::watcher;
 
 use super::condition::READY;
 use super::managed::Managed;
+use super::packed::PackedUser;
 use super::user_index::{UserIndex, customer_of};
-use crate::crd::{Customer, CustomerUser};
+use crate::crd::Customer;
 
 /// What of a Customer its users act on: whether they may proceed, the remote key and the
 /// credentials they borrow, and whether it is going away.
@@ -49,7 +50,7 @@ impl CustomerReadiness {
         &mut self,
         event: &watcher::Event<Customer>,
         index: &UserIndex,
-    ) -> Vec<ObjectRef<CustomerUser>> {
+    ) -> Vec<ObjectRef<PackedUser>> {
         let (customer, listed) = match event {
             watcher::Event::Apply(customer) => (customer, false),
             watcher::Event::InitApply(customer) => (customer, true),
@@ -77,7 +78,7 @@ impl CustomerReadiness {
 /// The Customer to wake after a user `event`: its own, if that Customer is being deleted (it
 /// waits for its users to be gone).
 pub fn deleting_customer(
-    event: &watcher::Event<CustomerUser>,
+    event: &watcher::Event<PackedUser>,
     customers: &Store<Customer>,
 ) -> Option<ObjectRef<Customer>> {
     let user = match event {
@@ -117,7 +118,7 @@ mod tests {
 
     fn index_with_one_user() -> UserIndex {
         let index = UserIndex::default();
-        let user: CustomerUser = serde_json::from_value(json!({
+        let user: PackedUser = serde_json::from_value(json!({
             "apiVersion": "admin.corti.app/v1alpha1",
             "kind": "CustomerUser",
             "metadata": { "name": "jane", "namespace": "tenants" },

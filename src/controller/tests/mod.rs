@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 
 use super::claims::Registry;
 use super::context::{Backoff, Context, Settings};
+use super::packed::{Packed, PackedUser};
 use super::pass::{Reconciled, reconcile};
 use super::secret_reader::SecretReader;
 use crate::admin_api::{AdminClient, ClientConfig, Credentials, Password};
@@ -164,7 +165,7 @@ pub struct World {
     pub kube: Kube,
     pub ctx: Arc<Context>,
     customers: Writer<Customer>,
-    users: Writer<CustomerUser>,
+    users: Writer<PackedUser>,
 }
 
 impl World {
@@ -251,7 +252,7 @@ impl World {
     }
 
     pub fn user(&mut self, user: &CustomerUser) {
-        let event = watcher::Event::Apply(user.clone());
+        let event = watcher::Event::Apply(Packed::pack(user.clone()));
         self.users.apply_watcher_event(&event);
         self.ctx.user_index.follow(&event);
         self.serve(user, "customerusers");
