@@ -9,7 +9,6 @@
 //! when the resync annotation was last written (see `resync::requested_at`). Customers are
 //! cached as `Lean<Customer>`, users as `packed::Packed` (the same metadata; the status as text).
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -58,22 +57,31 @@ from_parts!(CustomerUser, crate::crd::CustomerUserSpec);
 #[derive(Clone, Debug)]
 pub struct Lean<K>(pub K);
 
-impl<K: Managed> Resource for Lean<K> {
-    type DynamicType = ();
-    type Scope = K::Scope;
+/// The kind-level half of `Resource` for a copy of `K` (`Lean`, `Packed`): `K`'s own.
+macro_rules! kind_of {
+    ($k:ident) => {
+        type DynamicType = ();
+        type Scope = $k::Scope;
 
-    fn kind(dt: &()) -> Cow<'_, str> {
-        K::kind(dt)
-    }
-    fn group(dt: &()) -> Cow<'_, str> {
-        K::group(dt)
-    }
-    fn version(dt: &()) -> Cow<'_, str> {
-        K::version(dt)
-    }
-    fn plural(dt: &()) -> Cow<'_, str> {
-        K::plural(dt)
-    }
+        fn kind(dt: &()) -> std::borrow::Cow<'_, str> {
+            $k::kind(dt)
+        }
+        fn group(dt: &()) -> std::borrow::Cow<'_, str> {
+            $k::group(dt)
+        }
+        fn version(dt: &()) -> std::borrow::Cow<'_, str> {
+            $k::version(dt)
+        }
+        fn plural(dt: &()) -> std::borrow::Cow<'_, str> {
+            $k::plural(dt)
+        }
+    };
+}
+pub(super) use kind_of;
+
+impl<K: Managed> Resource for Lean<K> {
+    kind_of!(K);
+
     fn meta(&self) -> &ObjectMeta {
         self.0.meta()
     }

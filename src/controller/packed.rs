@@ -7,7 +7,6 @@
 //! Customers are few (one per hundred users) and their passes read one another's status from the
 //! cache, so they are kept typed.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -17,7 +16,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
 use super::error::Error;
-use super::lean::{FromParts, decode};
+use super::lean::{FromParts, decode, kind_of};
 use super::managed::Keyed;
 use super::pass::Reconciled;
 use crate::crd::{Customer, CustomerUser};
@@ -81,21 +80,8 @@ impl<K: FromParts> fmt::Debug for Packed<K> {
 }
 
 impl<K: FromParts> Resource for Packed<K> {
-    type DynamicType = ();
-    type Scope = K::Scope;
+    kind_of!(K);
 
-    fn kind(dt: &()) -> Cow<'_, str> {
-        K::kind(dt)
-    }
-    fn group(dt: &()) -> Cow<'_, str> {
-        K::group(dt)
-    }
-    fn version(dt: &()) -> Cow<'_, str> {
-        K::version(dt)
-    }
-    fn plural(dt: &()) -> Cow<'_, str> {
-        K::plural(dt)
-    }
     fn meta(&self) -> &ObjectMeta {
         &self.metadata
     }
