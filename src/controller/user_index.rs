@@ -2,10 +2,10 @@
 //! so that no pass scans every cached user: the users with a given email (rivals for a claim) and
 //! the users of a given Customer (whom its change wakes, whether it still has users).
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 
@@ -15,53 +15,116 @@ use crate::observe::email_key;
 
 type UserRef = ObjectRef<PackedUser>;
 
-/// An email is nearly always one user's, so its users are a short list, not a set (a set's
-/// smallest table holds four). A Customer's users are many: a set. Each user's reference is held
-/// once, shared by both maps; emails are kept as hashes (callers compare the users' own emails:
-/// see `with_email`).
+/// A user as the index holds it: its name, and its namespace shared with the other users of the
+/// namespace. An `ObjectRef` is 96 bytes and up to four strings; this is 32 bytes and one.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct UserKey {
+    namespace: Arc<str>,
+    name: Box<str>,
+}
+
+impl UserKey {
+    fn object_ref(&self) -> UserRef {
+        ObjectRef::new(&self.name).within(&self.namespace)
+    }
+}
+
+/// Each user's key is held once, shared by both maps; emails are kept as hashes (callers compare
+/// the users' own emails: see `with_email`). An email is nearly always one user's, so the first
+/// user of an email hash is held alone and any others in `more_by_email` (a list per email would
+/// cost an allocation per user). A Customer's users are many: a set.
 #[derive(Debug, Default)]
 struct Maps {
-    by_email: HashMap<u64, Vec<Arc<UserRef>>>,
-    by_customer: HashMap<ObjectRef<Customer>, HashSet<Arc<UserRef>>>,
+    by_email: HashMap<u64, Arc<UserKey>>,
+    more_by_email: HashMap<u64, Vec<Arc<UserKey>>>,
+    by_customer: HashMap<ObjectRef<Customer>, HashSet<Arc<UserKey>>>,
+    namespaces: HashSet<Arc<str>>,
 }
 
 impl Maps {
     fn insert(&mut self, user: &PackedUser) {
-        let same_email = self.by_email.entry(email_hash(user)).or_default();
-        let reference = user_ref(user);
-        let reference = match same_email.iter().find(|other| ***other == reference) {
-            Some(held) => held.clone(),
+        let email = email_hash(user);
+        let key = self.key_of(user);
+        let held = self
+            .by_email
+            .get(&email)
+            .into_iter()
+            .chain(self.more_by_email.get(&email).into_iter().flatten())
+            .find(|other| ***other == key)
+            .cloned();
+        let key = match held {
+            Some(held) => held,
             None => {
-                let reference = Arc::new(reference);
-                same_email.push(reference.clone());
-                reference
+                let key = Arc::new(key);
+                match self.by_email.entry(email) {
+                    Entry::Vacant(slot) => {
+                        slot.insert(key.clone());
+                    }
+                    Entry::Occupied(_) => self
+                        .more_by_email
+                        .entry(email)
+                        .or_default()
+                        .push(key.clone()),
+                }
+                key
             }
         };
         if let Some(customer) = customer_of(user) {
-            self.by_customer
-                .entry(customer)
-                .or_default()
-                .insert(reference);
+            self.by_customer.entry(customer).or_default().insert(key);
         }
     }
 
     fn remove(&mut self, user: &PackedUser) {
-        let reference = user_ref(user);
         let email = email_hash(user);
-        if let Some(same_email) = self.by_email.get_mut(&email) {
-            same_email.retain(|other| **other != reference);
-            if same_email.is_empty() {
-                self.by_email.remove(&email);
+        let key = self.key_of(user);
+        if self.by_email.get(&email).is_some_and(|held| **held == key) {
+            self.by_email.remove(&email);
+        }
+        if let Some(more) = self.more_by_email.get_mut(&email) {
+            more.retain(|other| **other != key);
+            if !self.by_email.contains_key(&email)
+                && let Some(next) = more.pop()
+            {
+                self.by_email.insert(email, next);
+            }
+            if more.is_empty() {
+                self.more_by_email.remove(&email);
             }
         }
         if let Some(customer) = customer_of(user)
             && let Some(users) = self.by_customer.get_mut(&customer)
         {
-            users.remove(&reference);
+            users.remove(&key);
             if users.is_empty() {
                 self.by_customer.remove(&customer);
             }
         }
+    }
+
+    /// The user's key, its namespace shared with the others'.
+    fn key_of(&mut self, user: &PackedUser) -> UserKey {
+        let namespace = user.metadata.namespace.as_deref().unwrap_or_default();
+        let namespace = match self.namespaces.get(namespace) {
+            Some(held) => held.clone(),
+            None => {
+                let held: Arc<str> = namespace.into();
+                self.namespaces.insert(held.clone());
+                held
+            }
+        };
+        UserKey {
+            namespace,
+            name: user.metadata.name.as_deref().unwrap_or_default().into(),
+        }
+    }
+
+    fn with_email(&self, email: u64) -> Vec<UserRef> {
+        self.by_email
+            .get(&email)
+            .into_iter()
+            .chain(self.more_by_email.get(&email).into_iter().flatten())
+            .map(|key| key.object_ref())
+            .collect()
     }
 }
 
@@ -76,20 +139,10 @@ fn hash_of_email(email: &str) -> u64 {
     hasher.finish()
 }
 
-/// Name and namespace only: `ObjectRef::from_obj` also keeps the uid and resourceVersion, which
-/// equality ignores and nothing here reads.
-fn user_ref(user: &PackedUser) -> UserRef {
-    let reference = ObjectRef::new(&user.name_any());
-    match user.namespace() {
-        Some(namespace) => reference.within(&namespace),
-        None => reference,
-    }
-}
-
 /// The Customer a user names by `customerRef` (none for a `customerId` user).
 pub fn customer_of(user: &PackedUser) -> Option<ObjectRef<Customer>> {
     let name = &user.spec.customer_ref.as_ref()?.name;
-    Some(ObjectRef::new(name).within(&user.namespace()?))
+    Some(ObjectRef::new(name).within(user.metadata.namespace.as_deref()?))
 }
 
 /// Email and `customerRef` are immutable (the CRD says so), so an entry never moves; a relist
@@ -123,11 +176,7 @@ impl UserIndex {
     /// Users whose email is `email` under `email_key`, in any namespace, and maybe a few others
     /// (emails are kept as hashes): a caller compares each user's own email.
     pub fn with_email(&self, email: &str) -> Vec<UserRef> {
-        self.read(|maps| {
-            maps.by_email
-                .get(&hash_of_email(email))
-                .map(|users| users.iter().map(|user| UserRef::clone(user)).collect())
-        })
+        self.read(|maps| Some(maps.with_email(hash_of_email(email))))
     }
 
     /// Users whose `customerRef` names `customer`.
@@ -135,7 +184,7 @@ impl UserIndex {
         self.read(|maps| {
             maps.by_customer
                 .get(customer)
-                .map(|users| users.iter().map(|user| UserRef::clone(user)).collect())
+                .map(|users| users.iter().map(|key| key.object_ref()).collect())
         })
     }
 
@@ -207,6 +256,57 @@ mod tests {
                 .is_empty()
         );
         assert!(index.of_customer(&contoso()).is_empty());
+    }
+
+    #[test]
+    fn users_sharing_an_email_are_all_found_whichever_leaves_first() {
+        let index = UserIndex::default();
+        let names = ["a", "b", "c"];
+        for name in names {
+            index.follow(&watcher::Event::Apply(user(
+                name,
+                "same@x.example",
+                "contoso",
+            )));
+        }
+        // Applied again (a status write): still one entry each.
+        index.follow(&watcher::Event::Apply(user(
+            "b",
+            "same@x.example",
+            "contoso",
+        )));
+        let found = |index: &UserIndex| {
+            let mut names: Vec<_> = index
+                .with_email("same@x.example")
+                .into_iter()
+                .map(|r| r.name)
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(found(&index), names);
+        index.follow(&watcher::Event::Delete(user(
+            "b",
+            "same@x.example",
+            "contoso",
+        )));
+        assert_eq!(found(&index), ["a", "c"]);
+        index.follow(&watcher::Event::Delete(user(
+            "a",
+            "same@x.example",
+            "contoso",
+        )));
+        assert_eq!(found(&index), ["c"]);
+        assert_eq!(
+            index.of_customer(&contoso())[0].namespace.as_deref(),
+            Some("tenants")
+        );
+        index.follow(&watcher::Event::Delete(user(
+            "c",
+            "same@x.example",
+            "contoso",
+        )));
+        assert!(found(&index).is_empty() && index.of_customer(&contoso()).is_empty());
     }
 
     #[test]
