@@ -409,6 +409,9 @@ class Bench:
         a = self.args
         self.control_plane_up()
         small_users, small_customers = 1000, 10
+        if a.latency_only:
+            self.results.update(self.latency_50ms(small_users, small_customers))
+            return
         if a.users != small_users or a.converge_only:
             out, (operator, _, sim, _, _) = self.converge(a.users, a.customers, True)
             self.results.update(out)
@@ -448,6 +451,8 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep logs and state")
     parser.add_argument("--converge-only", action="store_true",
                         help="only the converge phase of --users (with --perf: to profile it)")
+    parser.add_argument("--latency-only", action="store_true",
+                        help="only the 50 ms phase (converge_50ms_ratio)")
     parser.add_argument("--operator-args", default="",
                         help="more flags for each operator, e.g. '--worker-threads 2'")
     parser.add_argument("--operator-wrapper", default="",
