@@ -38,6 +38,7 @@ struct Maps {
     by_email: HashMap<u64, Arc<UserKey>>,
     more_by_email: HashMap<u64, Vec<Arc<UserKey>>>,
     by_customer: HashMap<ObjectRef<Customer>, HashSet<Arc<UserKey>>>,
+    /// Each namespace seen, shared by its users' keys (kept until a relist rebuilds the maps).
     namespaces: HashSet<Arc<str>>,
 }
 

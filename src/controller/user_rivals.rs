@@ -1,10 +1,13 @@
 //! Observe, for a CustomerUser pass: the other resources that claim the same remote user.
 
+use kube::ResourceExt;
+use kube::runtime::reflector::ObjectRef;
+
 use super::claim_check::claim_of;
 use super::claims::Claim;
 use super::context::Context;
 use super::error::Error;
-use super::packed::Cached;
+use super::packed::{Cached, PackedUser};
 use super::user_target::Target;
 use crate::crd::CustomerUser;
 use crate::observe::email_key;
@@ -16,7 +19,14 @@ pub fn rivals(ctx: &Context, user: &CustomerUser, target: &Target) -> Result<Vec
     let email = email_key(&user.spec.email);
     let project = target.account.credentials.project_id.as_str();
     let mut claims = Vec::new();
+    let is_self = |reference: &ObjectRef<PackedUser>| {
+        reference.name == user.name_any() && reference.namespace == user.namespace()
+    };
     for reference in ctx.user_index.with_email(&email) {
+        // Not the user itself: its claim is `mine`, made from the copy this pass acts on.
+        if is_self(&reference) {
+            continue;
+        }
         let Some(other) = ctx.users.get(&reference) else {
             continue;
         };

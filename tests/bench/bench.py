@@ -318,6 +318,7 @@ class Bench:
         assert self.check_ready(namespace, total), "not every resource is Ready"
         mem = proc_mem_mib(operator.pid)
         rss = mem["VmRSS"]
+        converge_cpu = proc_cpu_s(operator.pid)
         minimum = 1 + self.minimum_lists(users, customers) + total
         out = {
             f"users_{label}": users, f"customers_{label}": customers,
@@ -330,6 +331,7 @@ class Bench:
             # RssFile: the binary's pages; RssAnon: the heap and stacks.
             f"rss_anon_{label}_mib": round(mem.get("RssAnon", 0), 1),
             f"rss_file_{label}_mib": round(mem.get("RssFile", 0), 1),
+            f"cpu_converge_{label}_s": round(converge_cpu, 2),
         }
         if measure_resync:
             out.update(self.forced_resync(namespace, label, sim_url, port, total,

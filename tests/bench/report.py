@@ -20,7 +20,8 @@ PER_SIZE = [
     ("reconciles_per_resource", "reconciles_per_resource_{L}", "<= 2",
      "reconciles to converge / resources", None, None),
     ("cpu_s", "cpu_{L}_s", "< 15 at 10k",
-     "operator CPU s (utime+stime): converge + one forced resync", None, None),
+     "operator CPU s (utime+stime): converge + one forced resync", "cpu_converge_{L}_s",
+     "converge alone"),
     ("rss_mib", "rss_{L}_mib", "< 24 at 1k, < 48 at 10k",
      "operator RSS after convergence, MiB", "peak_rss_{L}_mib", "peak VmHWM"),
 ]
