@@ -1,6 +1,6 @@
 //! Observe: the CustomerUser cache keeps each copy's status as the JSON text the API server sent,
 //! unread until a pass needs it. Typed, a user's status is two conditions of four strings each,
-//! three ids and a time, each its own allocation: about twice its text. The wiring (triggers,
+//! three ids and a time: a dozen allocations, where its text is one. The wiring (triggers,
 //! index, wakes, sweep) reads only metadata and spec; a pass reads one status, its own, and the
 //! few of the users that share its email.
 //!
