@@ -5,12 +5,13 @@ On a local control plane, with the Admin API simulator and the operator's releas
 measures and prints one `name: value` line per figure, then a markdown table for the README:
 
   converge phase (latency 0, --users U in --customers C, operator running while kubectl applies):
-    converge_0ms_s, converge_call_ratio, reconciles_per_resource, peak and settled RSS,
-    then one forced resync (the resync annotation on every resource): idle_resync_call_ratio,
+    converge_0ms_s, converge_call_ratio, reconciles_per_resource, peak and settled RSS, the CPU
+    seconds to converge (cpu_converge_1k_s), then one forced resync (the resync annotation on every resource): idle_resync_call_ratio,
     idle_resync_writes, and the operator's CPU seconds for all of it (cpu_1k_s or cpu_10k_s);
     apiserver_writes_per_resource: the API server's own count of writes meanwhile (kubectl's too);
   apply -> Ready (a converged cluster of 1,000 users): apply_ready_p50_ms, apply_ready_p99_ms;
-  50 ms phase (1,000 users applied while the operator is stopped, then it starts):
+  50 ms phase (1,000 users applied while the operator is stopped, then it starts; alone with
+  --latency-only):
     converge_50ms_ratio = time to all Ready / (Admin API calls x 50 ms / concurrency).
 
 Model minimum of Admin API calls (P = page size): one login, ceil(M/P) customer lists,
