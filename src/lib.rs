@@ -12,3 +12,10 @@ pub mod observe;
 pub mod runtime;
 pub mod server;
 pub mod sim;
+
+/// A fixed (unkeyed) 64-bit hash of `value`, the same for the same value within a build: for maps
+/// and slots that keep hashes instead of strings.
+pub(crate) fn hash_of<T: std::hash::Hash + ?Sized>(value: &T) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(value)
+}

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::Hash;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -262,9 +262,7 @@ impl Drop for InFlight {
 
 /// A fixed (unkeyed) hash: stable within the process, which is all the map needs.
 fn key_hash(key: &str) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    key.hash(&mut hasher);
-    hasher.finish()
+    crate::hash_of(key)
 }
 
 #[cfg(test)]

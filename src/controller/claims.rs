@@ -116,13 +116,6 @@ pub struct Registry {
     held: Mutex<HashMap<u64, (String, String)>>,
 }
 
-fn hash_of_key(key: &str) -> u64 {
-    use std::hash::{DefaultHasher, Hash, Hasher};
-    let mut hasher = DefaultHasher::new();
-    key.hash(&mut hasher);
-    hasher.finish()
-}
-
 impl Registry {
     /// Grants `key` to `mine` unless another live holder has it (`alive` tells whether a holder
     /// still exists and still claims the key). Returns the holder that keeps it.
@@ -132,7 +125,7 @@ impl Registry {
         mine: &Claim,
         alive: impl Fn(&str, &str) -> bool,
     ) -> Result<(), (String, String)> {
-        let key = hash_of_key(key);
+        let key = crate::hash_of(key);
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((namespace, name)) = held.get(&key)
             && !(namespace == &mine.namespace && name == &mine.name)
@@ -146,7 +139,7 @@ impl Registry {
 
     /// Gives up `key` if `namespace/name` holds it.
     pub fn give_up(&self, key: &str, namespace: &str, name: &str) {
-        let key = hash_of_key(key);
+        let key = crate::hash_of(key);
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         if held
             .get(&key)

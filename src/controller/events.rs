@@ -3,7 +3,6 @@
 //! an email.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -139,12 +138,10 @@ fn event_name<K: Managed>(object: &K, stamp: u64) -> String {
 /// A resource, by a hash of its uid (of its key, before it has one). Two resources whose hashes
 /// collide would at worst count one's Event into the other's series.
 fn resource_key<K: Managed>(object: &K) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
     match object.meta().uid.as_deref() {
-        Some(uid) => uid.hash(&mut hasher),
-        None => object_key(object).hash(&mut hasher),
+        Some(uid) => crate::hash_of(uid),
+        None => crate::hash_of(&object_key(object)),
     }
-    hasher.finish()
 }
 
 /// The last Event of each resource.
@@ -182,9 +179,7 @@ impl LastEvents {
 }
 
 fn fingerprint(kind: EventType, reason: &str, note: &str) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (kind.as_str(), reason, note).hash(&mut hasher);
-    hasher.finish()
+    crate::hash_of(&(kind.as_str(), reason, note))
 }
 
 /// What a pass did, or decided not to do, to a remote object.

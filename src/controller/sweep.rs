@@ -7,11 +7,9 @@
 //! name, so each is woken once per period, always at the same point of it, and the wakes are
 //! spread evenly. A tick reads the cache and keeps nothing.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
 
 use futures::channel::mpsc::UnboundedSender;
-use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::managed::Keyed;
@@ -36,12 +34,14 @@ pub async fn sweep<K: Keyed>(
             return;
         }
         for object in store.state() {
-            let (namespace, name) = (object.namespace().unwrap_or_default(), object.name_any());
-            if slot_of(&namespace, &name) != slot {
+            let meta = object.meta();
+            let namespace = meta.namespace.as_deref().unwrap_or_default();
+            let name = meta.name.as_deref().unwrap_or_default();
+            if slot_of(namespace, name) != slot {
                 continue;
             }
             if wake
-                .unbounded_send(ObjectRef::new(&name).within(&namespace))
+                .unbounded_send(ObjectRef::new(name).within(namespace))
                 .is_err()
             {
                 return;
@@ -54,9 +54,7 @@ pub async fn sweep<K: Keyed>(
 
 /// The tick of the period at which `namespace/name` is woken.
 fn slot_of(namespace: &str, name: &str) -> u32 {
-    let mut hasher = DefaultHasher::new();
-    (namespace, name).hash(&mut hasher);
-    u32::try_from(hasher.finish() % u64::from(SLOTS)).unwrap_or_default()
+    u32::try_from(crate::hash_of(&(namespace, name)) % u64::from(SLOTS)).unwrap_or_default()
 }
 
 #[cfg(test)]

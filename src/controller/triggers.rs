@@ -9,7 +9,6 @@
 //! told what to expect.
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Mutex, PoisonError};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -49,27 +48,22 @@ impl Triggers {
 
 /// The parts of `object_key`, hashed without building its string (once per watch event).
 fn key_of<K: Keyed>(object: &K) -> u64 {
-    let mut hasher = DefaultHasher::new();
     let meta = object.meta();
-    (K::KIND, meta.namespace.as_deref(), meta.name.as_deref()).hash(&mut hasher);
-    hasher.finish()
+    crate::hash_of(&(K::KIND, meta.namespace.as_deref(), meta.name.as_deref()))
 }
 
 /// What makes a change worth a pass, with `added` appended to the finalizers (the copy a finalizer
 /// write will bring).
 fn trigger_hash(meta: &ObjectMeta, added: Option<&str>) -> u64 {
-    let mut hasher = DefaultHasher::new();
     let finalizers = meta.finalizers.iter().flatten().map(String::as_str);
     let finalizers: Vec<&str> = finalizers.chain(added).collect();
-    (
+    crate::hash_of(&(
         &meta.uid,
         meta.generation,
         &meta.annotations,
         finalizers,
         meta.deletion_timestamp.is_some(),
-    )
-        .hash(&mut hasher);
-    hasher.finish()
+    ))
 }
 
 #[cfg(test)]

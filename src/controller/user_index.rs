@@ -134,10 +134,7 @@ fn email_hash(user: &PackedUser) -> u64 {
 }
 
 fn hash_of_email(email: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    email.hash(&mut hasher);
-    hasher.finish()
+    crate::hash_of(email)
 }
 
 /// The Customer a user names by `customerRef` (none for a `customerId` user).

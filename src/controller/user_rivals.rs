@@ -1,6 +1,5 @@
 //! Observe, for a CustomerUser pass: the other resources that claim the same remote user.
 
-use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 
 use super::claim_check::claim_of;
@@ -20,7 +19,8 @@ pub fn rivals(ctx: &Context, user: &CustomerUser, target: &Target) -> Result<Vec
     let project = target.account.credentials.project_id.as_str();
     let mut claims = Vec::new();
     let is_self = |reference: &ObjectRef<PackedUser>| {
-        reference.name == user.name_any() && reference.namespace == user.namespace()
+        Some(reference.name.as_str()) == user.metadata.name.as_deref()
+            && reference.namespace.as_deref() == user.metadata.namespace.as_deref()
     };
     for reference in ctx.user_index.with_email(&email) {
         // Not the user itself: its claim is `mine`, made from the copy this pass acts on.
