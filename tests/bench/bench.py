@@ -12,7 +12,10 @@ measures and prints one `name: value` line per figure, then a markdown table for
   apply -> Ready (a converged cluster of 1,000 users): apply_ready_p50_ms, apply_ready_p99_ms;
   50 ms phase (1,000 users applied while the operator is stopped, then it starts; alone with
   --latency-only):
-    converge_50ms_ratio = time to all Ready / (Admin API calls x 50 ms / concurrency).
+    converge_50ms_ratio = time to all Ready / (Admin API calls x 50 ms / concurrency);
+    and what bounds it on this machine: the API server's writes meanwhile, the CPU of the control
+    plane (etcd, API server, controller-manager), of the operator and of the simulator, and
+    converge_50ms_cpu_floor_s = all of that CPU / the machine's cores, a time no schedule beats.
 
 Model minimum of Admin API calls (P = page size): one login, ceil(M/P) customer lists,
 sum ceil(n_i/P) user lists, one write per created object; an idle resync: the lists only.
@@ -87,8 +90,13 @@ def metric_sum(samples, name, **labels):
 
 
 def proc_cpu_s(pid):
+    return sum(proc_cpu_split_s(pid))
+
+
+def proc_cpu_split_s(pid):
+    """(user, system) CPU seconds: utime and stime."""
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
 
 
 def proc_mem_mib(pid):
@@ -308,11 +316,13 @@ class Bench:
         operator, port = self.start_operator(f"operator-{label}", namespace, sim_url)
         self.reset_calls(sim_url)
         writes_before = self.apiserver_writes()
+        control_before = self.control_plane_cpu_s()
         log(f"converging {users} users in {customers} customers (latency 0)")
         started = time.monotonic()
         apply_s = self.apply(namespace, users, customers)
         self.wait_all_ready(port, total)
         converge_s = time.monotonic() - started
+        control = self.control_plane_cpu_s() - control_before
         calls = sum(c["count"] for c in self.calls(sim_url))
         peak = proc_mem_mib(operator.pid)["VmHWM"]
         reconciles = self.settle(port)
@@ -333,11 +343,15 @@ class Bench:
             f"rss_anon_{label}_mib": round(mem.get("RssAnon", 0), 1),
             f"rss_file_{label}_mib": round(mem.get("RssFile", 0), 1),
             f"cpu_converge_{label}_s": round(converge_cpu, 2),
+            # The control plane's CPU meanwhile (kubectl's writes and the operator's), for scale.
+            f"control_plane_cpu_converge_{label}_s": round(control, 1),
         }
         if measure_resync:
             out.update(self.forced_resync(namespace, label, sim_url, port, total,
                                           self.minimum_lists(users, customers)))
             out[f"cpu_{label}_s"] = round(proc_cpu_s(operator.pid), 2)
+        # The kernel's share (system calls, wakeups) of all the CPU so far.
+        out[f"cpu_system_{label}_s"] = round(proc_cpu_split_s(operator.pid)[1], 2)
         # Everything written to the API server meanwhile (kubectl's creates and annotations too),
         # by resource; kinds with fewer writes than a tenth of the resources (the Customers' own)
         # are left out of the figure, which is thus mostly the CustomerUsers'.
@@ -396,17 +410,46 @@ class Bench:
         self.namespace(namespace)
         self.apply(namespace, users, customers)
         log(f"converging {users} users at 50 ms per Admin API call")
+        writes_before = self.apiserver_writes()
+        control_before = self.control_plane_cpu_s()
+        sim_before = proc_cpu_s(sim.pid)
         started = time.monotonic()
         operator, port = self.start_operator("operator-50ms", namespace, sim_url)
         self.wait_all_ready(port, total)
         elapsed = time.monotonic() - started
+        control = self.control_plane_cpu_s() - control_before
+        operator_cpu = proc_cpu_s(operator.pid)
+        sim_cpu = proc_cpu_s(sim.pid) - sim_before
+        writes = sum(self.apiserver_writes().values()) - sum(writes_before.values())
         calls = sum(c["count"] for c in self.calls(sim_url))
         model = calls * latency / self.args.concurrency
         self.stop(operator)
         self.stop(sim)
+        # What the machine allows: all the CPU the phase used, spread over every core, is a time
+        # no schedule could beat on this machine.
+        floor = (control + operator_cpu + sim_cpu) / os.cpu_count()
         return {"converge_50ms_s": round(elapsed, 1), "converge_50ms_calls": calls,
                 "converge_50ms_model_s": round(model, 1),
-                "converge_50ms_ratio": round(elapsed / model, 2)}
+                "converge_50ms_ratio": round(elapsed / model, 2),
+                "converge_50ms_apiserver_writes": int(writes),
+                "converge_50ms_control_plane_cpu_s": round(control, 1),
+                "converge_50ms_control_plane_cpu_ms_per_write": round(control / writes * 1000, 1)
+                if writes else None,
+                "converge_50ms_operator_cpu_s": round(operator_cpu, 1),
+                "converge_50ms_busy_cores": round(
+                    (control + operator_cpu + sim_cpu) / elapsed, 2),
+                "converge_50ms_cpu_floor_s": round(floor, 1),
+                "converge_50ms_cpu_floor_ratio": round(floor / model, 2)}
+
+    def control_plane_cpu_s(self):
+        """CPU seconds of etcd, the API server and the controller-manager so far."""
+        run = os.path.join(self.cp, "run")
+        total = 0.0
+        for name in os.listdir(run):
+            if name.endswith(".pid"):
+                with open(os.path.join(run, name)) as f:
+                    total += proc_cpu_s(int(f.read().strip()))
+        return total
 
     def run(self):
         a = self.args

@@ -27,6 +27,8 @@ PER_SIZE = [
 ]
 SINGLE = [
     ("converge_50ms_ratio", "<= 1.5", "1k users, latency 50 ms: time / (calls x 50 ms / concurrency)"),
+    ("converge_50ms_busy_cores", "", "cores busy meanwhile: CPU of the control plane, operator and simulator / time"),
+    ("converge_50ms_cpu_floor_ratio", "", "the machine's floor for that ratio: that CPU / cores, over the same model"),
     ("apply_ready_p50_ms", "", "one CustomerUser applied into a converged 1k cluster, to Ready"),
     ("apply_ready_p99_ms", "< 1000", "same, 99th percentile"),
 ]
