@@ -205,7 +205,6 @@ pub fn impersonating_kubeconfig(dir: &Path, namespace: &str, name: &str) -> Path
 #[derive(Debug)]
 pub struct TestNamespace {
     name: String,
-    deleted: bool,
 }
 
 /// A fresh namespace named `PREFIX-xxxxxxxx`, ready for Pods (its `default` ServiceAccount exists).
@@ -244,10 +243,7 @@ pub async fn namespace_with_labels(prefix: &str, labels: &[(&str, &str)]) -> Tes
         .create(&PostParams::default(), &namespace)
         .await
         .unwrap_or_else(|e| panic!("cannot create namespace {name}: {e}"));
-    let test_namespace = TestNamespace {
-        name,
-        deleted: false,
-    };
+    let test_namespace = TestNamespace { name };
     // The ServiceAccount admission plugin rejects Pods until the controller-manager made `default`.
     let service_accounts = Api::<ServiceAccount>::namespaced(client, &test_namespace.name);
     eventually(
@@ -271,9 +267,9 @@ impl TestNamespace {
         &self.name
     }
 
-    /// Deletes the namespace now (the namespace controller then removes its content).
-    pub async fn delete(mut self) {
-        self.deleted = true;
+    /// Deletes the namespace now (the namespace controller then removes its content); the drop
+    /// still clears what a stopped operator left behind.
+    pub async fn delete(self) {
         let namespaces = Api::<Namespace>::all(control_plane().client().await);
         if let Err(e) = namespaces
             .delete(&self.name, &kube::api::DeleteParams::default())
@@ -298,9 +294,6 @@ impl Drop for TestNamespace {
     /// with 187 such namespaces left by many runs). After a grace period in which a still-running
     /// operator finishes its own cleanup, the shell drops the finalizers left.
     fn drop(&mut self) {
-        if self.deleted {
-            return;
-        }
         let script = r#"
             kubectl delete namespace "$1" --wait=false --ignore-not-found
             sleep 15
