@@ -448,7 +448,11 @@ class Bench:
         for name in os.listdir(run):
             if name.endswith(".pid"):
                 with open(os.path.join(run, name)) as f:
-                    total += proc_cpu_s(int(f.read().strip()))
+                    pid = int(f.read().strip())
+                try:
+                    total += proc_cpu_s(pid)
+                except FileNotFoundError:
+                    log(f"{name[:-4]} (pid {pid}) is gone: its CPU is not counted")
         return total
 
     def run(self):
