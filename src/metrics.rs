@@ -200,7 +200,7 @@ impl Metrics {
             .resource_reasons
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(key_hash(key), labels);
+            .insert(crate::hash_of(key), labels);
         if previous != Some(labels) {
             if let Some(previous) = previous {
                 self.resources.get_or_create(&previous).dec();
@@ -215,7 +215,7 @@ impl Metrics {
             .resource_reasons
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .remove(&key_hash(key));
+            .remove(&crate::hash_of(key));
         if let Some(previous) = previous {
             self.resources.get_or_create(&previous).dec();
         }
@@ -258,11 +258,6 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.dec();
     }
-}
-
-/// A fixed (unkeyed) hash: stable within the process, which is all the map needs.
-fn key_hash(key: &str) -> u64 {
-    crate::hash_of(key)
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! Observe: whether the cache has caught up with this process's own last write to an object (a
-//! status write, or the finalizer its first pass adds). Such writes start no pass, so a pass that starts soon after one (a Customer's wake,
-//! a timer, an edit) may get a cached copy from before it: it would judge its own object without
-//! its latest record (a remote object it created, with no record of the create) and write that
-//! judgement back. Such a pass waits instead, until the watch brings the copy it wrote.
+//! status write, or the finalizer its first pass adds). Such writes start no pass, so a pass that
+//! starts soon after one (a Customer's wake, a timer, an edit) may get a cached copy from before
+//! it: it would judge its own object without its latest record (a remote object it created, with
+//! no record of the create) and write that judgement back. Such a pass waits instead, until the
+//! watch brings the copy it wrote.
 //!
 //! resourceVersions are compared as numbers (etcd's revisions). One that is not a number turns the
 //! check off for that write; a write the watch has not shown within `PATIENCE` is let go (a watch
